@@ -1,0 +1,139 @@
+// Enqueue throughput: one by one with sequential awaits (each its own transaction), from many
+// concurrent callers (which share commits), and in batches with enqueueMany. Every task is
+// checked afterwards: a row and a queue entry each. Beside them, the floor: raw better-sqlite3
+// writing the same two rows into the same tables, one transaction per task and in batches.
+//
+// Metrics: embedded.enqueue.tasks_per_s, embedded.enqueue_many.tasks_per_s,
+// embedded.enqueue_concurrent.tasks_per_s, sqlite.floor.enqueue_tx_per_s,
+// sqlite.floor.enqueue_batch_per_s.
+import BetterSqlite3 from "better-sqlite3";
+import { createTaskledger } from "../dist/index.js";
+import { emit, round, say, tempDatabase } from "./lib.js";
+import { benchTasks, noop } from "./tasks.js";
+
+const ONE_BY_ONE = Number(process.env.TL_BENCH_ENQUEUE ?? 50_000);
+const MANY = Number(process.env.TL_BENCH_ENQUEUE_MANY ?? 200_000);
+const BATCH = 1_000;
+const CALLERS = 100;
+
+const options = () => ({ description: "bench no-op", owner: "bench" });
+
+/**
+ * The same rows as an enqueue writes — a task and its queue entry, in the ledger's own schema
+ * and indexes — straight through better-sqlite3 with statements prepared once.
+ */
+async function sqliteFloor(count, perTransaction) {
+  const { url, file } = tempDatabase("tl-floor-");
+  const tl = createTaskledger({ database: url, tasks: benchTasks });
+  await tl.migrate();
+  await tl.close();
+  const db = new BetterSqlite3(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  const task =
+    db.prepare(`insert into tasks (name, description, owner, queue, priority, status, failed, progress,
+      payload, attempts, max_attempts, retry, timeout_ms, reserved_at, schedule_id, slot_at, created_at, updated_at)
+    values ('bench_noop', 'bench no-op', 'bench', 'default', 0, 'queued', 0, 0, ?, 0, 4,
+      '{"delay":5000,"backoff":"fixed","max":3}', 60000, null, null, null, ?, ?)`);
+  const job = db.prepare(
+    "insert into queue_jobs (id, queue, priority, run_at, attempt, cancel_requested) values (?, 'default', 0, ?, 0, 0)",
+  );
+  const write = db.transaction((from, to) => {
+    const now = Date.now();
+    for (let i = from; i < to; i++) {
+      const { lastInsertRowid } = task.run(JSON.stringify({ n: i }), now, now);
+      job.run(lastInsertRowid, now);
+    }
+  });
+  const started = performance.now();
+  for (let i = 0; i < count; i += perTransaction) write.immediate(i, Math.min(count, i + perTransaction));
+  const seconds = (performance.now() - started) / 1000;
+  db.close();
+  return count / seconds;
+}
+
+function checkQueued(file, expected, what) {
+  const db = new BetterSqlite3(file, { readonly: true });
+  const tasks = db.prepare("select count(*) from tasks where status = 'queued'").pluck().get();
+  const jobs = db.prepare("select count(*) from queue_jobs").pluck().get();
+  db.close();
+  if (tasks !== expected || jobs !== expected) {
+    say(`${what}: ${tasks} queued tasks and ${jobs} queue entries, expected ${expected}`);
+    process.exitCode = 1;
+    return false;
+  }
+  return true;
+}
+
+async function oneByOne() {
+  const { url, file } = tempDatabase();
+  const tl = createTaskledger({ database: url, tasks: benchTasks });
+  await tl.migrate();
+  for (let i = 0; i < 1_000; i++) await tl.tasks.enqueue(noop, { n: i }, options(i)); // warm-up
+  const started = performance.now();
+  for (let i = 0; i < ONE_BY_ONE; i++) await tl.tasks.enqueue(noop, { n: i }, options(i));
+  const seconds = (performance.now() - started) / 1000;
+  await tl.close();
+  const recorded = checkQueued(file, ONE_BY_ONE + 1_000, "embedded.enqueue");
+  say(`enqueue one by one: ${ONE_BY_ONE} in ${round(seconds * 1000, 0)} ms`);
+  emit("embedded.enqueue.tasks_per_s", ONE_BY_ONE / seconds, "tasks/s", { tasks: ONE_BY_ONE, recorded });
+}
+
+async function concurrent() {
+  const { url, file } = tempDatabase();
+  const tl = createTaskledger({ database: url, tasks: benchTasks });
+  await tl.migrate();
+  let next = 0;
+  const caller = async () => {
+    for (let i = next++; i < ONE_BY_ONE; i = next++) await tl.tasks.enqueue(noop, { n: i }, options(i));
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CALLERS }, caller));
+  const seconds = (performance.now() - started) / 1000;
+  await tl.close();
+  const recorded = checkQueued(file, ONE_BY_ONE, "embedded.enqueue_concurrent");
+  say(`enqueue from ${CALLERS} concurrent callers: ${ONE_BY_ONE} in ${round(seconds * 1000, 0)} ms`);
+  emit("embedded.enqueue_concurrent.tasks_per_s", ONE_BY_ONE / seconds, "tasks/s", {
+    tasks: ONE_BY_ONE,
+    callers: CALLERS,
+    recorded,
+  });
+}
+
+async function many() {
+  const { url, file } = tempDatabase();
+  const tl = createTaskledger({ database: url, tasks: benchTasks });
+  await tl.migrate();
+  const batches = [];
+  for (let i = 0; i < MANY; i += BATCH) {
+    batches.push(
+      Array.from({ length: BATCH }, (_, j) => ({
+        task: noop,
+        payload: { n: i + j },
+        options: options(i + j),
+      })),
+    );
+  }
+  await tl.tasks.enqueueMany(batches[0].slice(0, 100)); // warm-up
+  const started = performance.now();
+  for (const batch of batches) await tl.tasks.enqueueMany(batch);
+  const seconds = (performance.now() - started) / 1000;
+  await tl.close();
+  const recorded = checkQueued(file, MANY + 100, "embedded.enqueue_many");
+  say(`enqueueMany: ${MANY} in batches of ${BATCH} in ${round(seconds * 1000, 0)} ms`);
+  emit("embedded.enqueue_many.tasks_per_s", MANY / seconds, "tasks/s", {
+    tasks: MANY,
+    batch: BATCH,
+    recorded,
+  });
+}
+
+const floorOne = await sqliteFloor(ONE_BY_ONE, 1);
+say(`sqlite floor, one enqueue per transaction: ${round(floorOne, 0)}/s`);
+emit("sqlite.floor.enqueue_tx_per_s", floorOne, "tx/s", { tasks: ONE_BY_ONE });
+await oneByOne();
+await concurrent();
+const floorBatch = await sqliteFloor(MANY, BATCH);
+say(`sqlite floor, ${BATCH} enqueues per transaction: ${round(floorBatch, 0)}/s`);
+emit("sqlite.floor.enqueue_batch_per_s", floorBatch, "rows/s", { tasks: MANY, batch: BATCH });
+await many();

@@ -1,0 +1,28 @@
+// @ts-check
+// The demo app's configuration: the tasks (one module each, as the seeds' tasks/ package) and
+// the web app `taskledger start` serves. `npx taskledger start` uses this file when the current
+// directory has no taskledger.config.js.
+import { defineConfig } from "taskledger";
+import { reservationLeadSeconds } from "./lib/settings.js";
+import { countWords } from "./tasks/count-words.js";
+import { createImageSet } from "./tasks/create-image-set.js";
+import { feedUrl, fetchRss } from "./tasks/fetch-rss.js";
+import { sendAsyncMail } from "./tasks/send-mail.js";
+import { createMailerApp } from "./web/app.js";
+
+export default defineConfig({
+  tasks: [countWords, sendAsyncMail, createImageSet, fetchRss],
+  // Registered when a worker with the scheduler starts (`taskledger start`) or by
+  // `taskledger schedules sync`. The key is the identity; RSS_FEED_URL sets the feed.
+  schedules: [
+    {
+      key: "fetch-rss",
+      task: fetchRss,
+      description: "fetch the RSS feed and count its items",
+      payload: { url: feedUrl() },
+      every: 5 * 60_000,
+    },
+  ],
+  reservationLeadSeconds,
+  web: { handler: createMailerApp },
+});

@@ -1,0 +1,76 @@
+import { invalid } from "../../core/errors.js";
+import { taskToJson } from "../../ledger/rows.js";
+import { type Command, UsageError } from "../command.js";
+import { followTask } from "../follow.js";
+import { formatTime, statusLabel } from "../output.js";
+
+function optionalInt(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (String(value).trim() === "" || !Number.isInteger(n)) throw invalid(field, `must be an integer (got ${String(value)})`);
+  return n;
+}
+
+export const enqueueCommand: Command = {
+  name: "enqueue",
+  summary: "record a task and queue it (or reserve it with --at)",
+  usage: [
+    "Usage: taskledger enqueue <task> --description TEXT [--payload JSON] [--at ISO-8601] [--owner USER]",
+    "                          [--queue Q] [--timeout MS] [--retry N] [--priority N] [--wait] [--json]",
+    "",
+    "  --payload JSON   the task's argument, as JSON (default null)",
+    "  --at TIME        reserve: run at this time (at least the reservation lead time ahead)",
+    "  --wait           follow the task with a progress bar until it ends (exit 1 if it fails)",
+    "",
+    `Example: taskledger enqueue count_words --description "count words" --payload '"to be or not to be"' --wait`,
+  ].join("\n"),
+  options: {
+    description: { type: "string" },
+    payload: { type: "string" },
+    at: { type: "string" },
+    owner: { type: "string" },
+    queue: { type: "string" },
+    timeout: { type: "string" },
+    retry: { type: "string" },
+    priority: { type: "string" },
+    wait: { type: "boolean" },
+  },
+  async run({ args, flags, out, open }) {
+    const [name, ...extra] = args;
+    if (!name) throw new UsageError("name the task to enqueue");
+    if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    let payload: unknown = null;
+    if (flags.payload !== undefined) {
+      try {
+        payload = JSON.parse(String(flags.payload));
+      } catch (error) {
+        throw invalid("payload", `is not valid JSON (${(error as Error).message})`);
+      }
+    }
+    const options = {
+      description: flags.description as string,
+      owner: flags.owner as string | undefined,
+      queue: flags.queue as string | undefined,
+      timeout: optionalInt(flags.timeout, "timeout"),
+      retry: optionalInt(flags.retry, "retry"),
+      priority: optionalInt(flags.priority, "priority"),
+    };
+    const { tl } = await open();
+    const task =
+      flags.at === undefined
+        ? await tl.tasks.enqueue(name, payload, options)
+        : await tl.tasks.reserve(String(flags.at), name, payload, options);
+    if (!flags.wait) {
+      if (out.json) out.data(taskToJson(task));
+      else if (task.status === "reserved") out.line(`Reserved task #${task.id} ${task.name} for ${formatTime(task.reservedAt)} (queue ${task.queue})`);
+      else out.line(`Queued task #${task.id} ${task.name} (queue ${task.queue})`);
+      return;
+    }
+    if (!out.json) out.line(`Task #${task.id} ${task.name} ${statusLabel(task)}; waiting (Ctrl-C stops waiting, not the task)…`);
+    const done = await followTask(tl, task.id, out);
+    if (out.json) out.data(taskToJson(done));
+    else if (done.failed) out.line(done.log ?? "");
+    else out.line(`Result: ${JSON.stringify(done.result)}`);
+    return done.failed ? 1 : 0;
+  },
+};

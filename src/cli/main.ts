@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { isTaskledgerError } from "../core/errors.js";
+import { createTaskledger, type Taskledger } from "../taskledger.js";
+import { type Command, type CommandContext, UsageError } from "./command.js";
+import { commands } from "./commands/index.js";
+import { type LoadedConfig, loadConfig } from "./config.js";
+import { color, createOutput } from "./output.js";
+
+const GLOBAL_OPTIONS = {
+  config: { type: "string" },
+  database: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    `taskledger ${version()} — background tasks with a durable record`,
+    "",
+    "Usage: taskledger <command> [options]",
+    "",
+    "Commands:",
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Global options:",
+    "  --config FILE     config module (default ./taskledger.config.js, else the bundled example)",
+    "  --database URL    ledger database (default $TASKLEDGER_DATABASE_URL or sqlite:taskledger.db)",
+    "  --json            machine-readable output",
+    "  -h, --help        help for a command",
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    // Without a command it is a usage error: the help goes to stderr, like every other one.
+    (name ? process.stdout : process.stderr).write(`${help()}\n`);
+    return name ? 0 : 2;
+  }
+  if (name === "--version" || name === "version") {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  const jsonRequested = rest.includes("--json");
+  const out = createOutput(jsonRequested);
+  if (!command) {
+    out.error(`taskledger: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...GLOBAL_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    out.error(`taskledger ${name}: ${(error as Error).message}\n\n${command.usage}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  let instance: { tl: Taskledger; loaded: LoadedConfig } | undefined;
+  const ctx: CommandContext = {
+    args: parsed.positionals,
+    flags: parsed.values as CommandContext["flags"],
+    out,
+    async open() {
+      if (instance) return instance;
+      const loaded = await loadConfig(parsed.values.config as string | undefined);
+      const { database, ...options } = loaded.config;
+      const url = (parsed.values.database as string | undefined) ?? process.env.TASKLEDGER_DATABASE_URL ?? database;
+      const tl = createTaskledger({ ...options, database: url });
+      await tl.migrate();
+      instance = { tl, loaded };
+      return instance;
+    },
+  };
+  try {
+    return (await command.run(ctx)) ?? 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      out.error(`taskledger ${name}: ${error.message}\n\n${command.usage}`);
+      return 2;
+    }
+    const message = isTaskledgerError(error) ? error.message : (error as Error)?.message ?? String(error);
+    if (out.json) process.stdout.write(`${JSON.stringify({ error: { code: isTaskledgerError(error) ? error.code : "error", message, field: isTaskledgerError(error) ? error.field : undefined } })}\n`);
+    out.error(`${color.red("taskledger: error:")} ${message}`);
+    if (process.env.TASKLEDGER_DEBUG) console.error(error);
+    return 1;
+  } finally {
+    await instance?.tl.close().catch(() => {});
+  }
+}
+
+export type { Command };
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    console.error(`taskledger: error: ${(error as Error).message}`);
+    process.exitCode = 1;
+  },
+);

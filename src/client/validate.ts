@@ -1,0 +1,99 @@
+import { assertCount, assertPositiveInt, describe, normalizeRetry, type RetryOption } from "../core/backoff.js";
+import { invalid } from "../core/errors.js";
+import { encodeJson } from "../core/json.js";
+import type { TaskDefinition } from "../tasks/define.js";
+import { assertQueueName } from "../tasks/define.js";
+import type { NewTask } from "../ledger/ledger.js";
+import type { Settings } from "../runtime.js";
+
+export interface EnqueueOptions {
+  /** Required: what this task is, for people reading the ledger. */
+  readonly description: string;
+  /** The user it belongs to (the seeds' `session['username']`). */
+  readonly owner?: string | null;
+  readonly queue?: string;
+  /** Timeout of one attempt, ms (positive integer). */
+  readonly timeout?: number;
+  /** Retries after a failure: a count, or `{ max, delay, backoff }`. */
+  readonly retry?: RetryOption;
+  /** Higher runs first within a queue. Integer, default 0. */
+  readonly priority?: number;
+}
+
+const MAX_DESCRIPTION = 1_000;
+const MAX_OWNER = 255;
+
+/** Check everything about one new task before anything is written; returns the row to insert. */
+export function prepareTask(
+  definition: TaskDefinition,
+  payload: unknown,
+  options: EnqueueOptions | undefined,
+  settings: Settings,
+  status: "queued" | "reserved",
+  reservedAt: number | null,
+  defaultQueue: string,
+): NewTask {
+  if (typeof options !== "object" || options === null) {
+    throw invalid("description", "is required (pass { description: '…' })");
+  }
+  const { description } = options;
+  if (typeof description !== "string" || description.trim() === "") {
+    throw invalid("description", "is required to start a background task");
+  }
+  if (description.length > MAX_DESCRIPTION) throw invalid("description", `must be at most ${MAX_DESCRIPTION} characters`);
+  const owner = options.owner ?? null;
+  if (owner !== null && (typeof owner !== "string" || owner === "" || owner.length > MAX_OWNER)) {
+    throw invalid("owner", `must be a non-empty string of at most ${MAX_OWNER} characters`);
+  }
+  const queue = options.queue ?? definition.queue ?? defaultQueue;
+  assertQueueName(queue, "queue");
+  if (settings.queues && !settings.queues.includes(queue)) {
+    throw invalid("queue", `unknown queue "${queue}" (declared: ${settings.queues.join(", ")})`);
+  }
+  const timeout = options.timeout ?? definition.timeout;
+  assertPositiveInt(timeout, "timeout");
+  const retry = normalizeRetry(options.retry, "retry", definition.retry);
+  const priority = options.priority ?? 0;
+  if (!Number.isInteger(priority) || Math.abs(priority) > 1_000_000) {
+    throw invalid("priority", `must be an integer (got ${describe(priority)})`);
+  }
+  assertCount(retry.max, "retry");
+  return {
+    name: definition.name,
+    description,
+    owner,
+    queue,
+    priority,
+    status,
+    payload: encodeJson(payload, "payload"),
+    maxAttempts: retry.max + 1,
+    retry: JSON.stringify({ delay: retry.delay, backoff: retry.backoff ?? "fixed", maxDelay: retry.maxDelay, max: retry.max }),
+    timeoutMs: timeout,
+    reservedAt,
+  };
+}
+
+/**
+ * A reservation time: a Date, an ISO-8601 string or epoch ms, at least `reservationLeadSeconds`
+ * ahead (the seeds' RESERVATION_LIMIT_SECONDS).
+ */
+export function parseReservationTime(at: unknown, now: number, settings: Settings, field = "at"): number {
+  let time: number;
+  if (at instanceof Date) time = at.getTime();
+  else if (typeof at === "number") time = at;
+  else if (typeof at === "string" && at.trim() !== "") time = Date.parse(at);
+  else throw invalid(field, `must be a Date, an ISO-8601 time or epoch milliseconds (got ${describe(at)})`);
+  if (!Number.isFinite(time)) throw invalid(field, `is not a valid date (got ${describe(at)})`);
+  if (time <= now) throw invalid(field, `is in the past (${new Date(time).toISOString()})`);
+  const lead = settings.reservationLeadSeconds;
+  if (time - now < lead * 1000) {
+    throw invalid(field, `must be at least ${lead} seconds from now (a reservation within ${lead} s is not allowed)`);
+  }
+  return time;
+}
+
+export function assertTaskId(id: unknown, field = "id"): asserts id is number {
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 1) {
+    throw invalid(field, `must be a positive integer task id (got ${describe(id)})`);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Glossary — the words used everywhere in taskledger.
+ *
+ * - **task definition**: `defineTask({ name, run })`, the code (the seeds' `@background_task` function).
+ * - **task**: one row of the ledger (`tasks` table): a request to run a definition with a payload,
+ *   who asked for it (`owner`), where it stands (`status`, `progress`), what it returned (`result`)
+ *   and why it failed (`log`). Its id is the engine's job id.
+ * - **reservation**: a task that runs at a given time (`reserve`), status `reserved` until due.
+ * - **attempt**: one execution of a task by a worker; `attempts` counts them and fences outcomes.
+ * - **queue**: a named lane (`high`, `default`, …); workers take from their queues in order.
+ * - **engine**: what delivers task ids to workers (embedded SQLite, BullMQ). The ledger owns
+ *   everything a human reads; the engine only moves ids.
+ * - **worker**: a process loop that claims tasks, runs them and settles their outcome.
+ * - **lease**: a worker's time-limited claim on a task, renewed by heartbeats; an expired lease
+ *   means the worker died and the sweeper recovers the task.
+ * - **notification**: a per-owner feed entry (`task_progress`, `task_reserve`, …), pushed live.
+ * - **schedule**: a recurring definition (interval or cron); each run is an ordinary task.
+ */
+
+export const TASK_STATUSES = ["reserved", "queued", "running", "finished", "canceled"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** Statuses from which nothing moves on. */
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ["finished", "canceled"];
+
+export type NotificationName =
+  | "task_progress"
+  | "task_reserve"
+  | "task_finished"
+  | "task_failed"
+  | "task_canceled"
+  | "task_retry";
+
+/** A task as the ledger records it. Times are `Date`s; JSON fields are decoded. */
+export interface Task<Payload = unknown, Result = unknown> {
+  readonly id: number;
+  readonly name: string;
+  readonly description: string;
+  readonly owner: string | null;
+  readonly queue: string;
+  readonly priority: number;
+  readonly status: TaskStatus;
+  readonly failed: boolean;
+  readonly progress: number;
+  readonly payload: Payload;
+  readonly result: Result | null;
+  readonly log: string | null;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number;
+  readonly reservedAt: Date | null;
+  readonly scheduleId: number | null;
+  readonly slotAt: Date | null;
+  readonly cancelRequestedAt: Date | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+}
+
+export interface Notification {
+  readonly id: number;
+  readonly owner: string | null;
+  readonly name: NotificationName | (string & {});
+  readonly taskId: number | null;
+  readonly data: Record<string, unknown>;
+  readonly createdAt: Date;
+}
+
+export interface WorkerInfo {
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly queues: readonly string[];
+  readonly concurrency: number;
+  readonly startedAt: Date;
+  readonly lastSeenAt: Date;
+}
+
+/** Result of a cancel: a value, not an exception, so callers decide how to show it (the seeds returned False). */
+export type CancelResult =
+  | { readonly ok: true; readonly task: Task }
+  | { readonly ok: false; readonly reason: string; readonly task?: Task };

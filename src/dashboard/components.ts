@@ -1,0 +1,135 @@
+import type { Notification, Task } from "../core/types.js";
+import type { Principal } from "../http/auth.js";
+import { html, type SafeHtml } from "./html.js";
+
+/** What every page part needs to know about the request it answers. */
+export interface PageContext {
+  readonly principal: Principal | null;
+  /** Where the dashboard's pages are mounted ("" or "/dashboard"). */
+  readonly base: string;
+  /** Where the API is mounted (its routes are `${apiBase}/api/…`). */
+  readonly apiBase: string;
+  /** The form token of this user. */
+  readonly csrf: string;
+  /** Path and query of this page, to come back to after a form. */
+  readonly here: string;
+}
+
+/** A task's status as people read it: a failed finish is "failed". */
+export function statusOf(task: Pick<Task, "status" | "failed">): string {
+  return task.status === "finished" && task.failed ? "failed" : task.status;
+}
+
+export function statusBadge(task: Pick<Task, "status" | "failed">): SafeHtml {
+  const status = statusOf(task);
+  return html`<span class="badge status-${status}" data-field="status">${status}</span>`;
+}
+
+export function progressBar(task: Pick<Task, "progress" | "status" | "failed">): SafeHtml {
+  return html`<div class="progress status-${statusOf(task)}">
+    <progress max="100" value="${task.progress}" data-field="progress" aria-label="progress"></progress>
+    <span class="progress-label" data-field="progress-label">${task.progress}%</span>
+  </div>`;
+}
+
+/** A time, rendered in UTC; the page script shows it in the reader's zone (and "in 20 s" when asked). */
+export function time(date: Date | null, options: { relative?: boolean } = {}): SafeHtml {
+  if (!date) return html`<span class="muted">—</span>`;
+  const iso = date.toISOString();
+  const text = `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+  return html`<time datetime="${iso}"${options.relative ? html` data-relative` : ""}>${text}</time>`;
+}
+
+export function csrfField(ctx: PageContext): SafeHtml {
+  return html`<input type="hidden" name="_csrf" value="${ctx.csrf}">`;
+}
+
+export function cancelForm(ctx: PageContext, task: Pick<Task, "id" | "status">, label = "Cancel"): SafeHtml {
+  if (task.status !== "queued" && task.status !== "running" && task.status !== "reserved") return html``;
+  return html`<form method="post" action="${ctx.base}/tasks/${task.id}/cancel" class="inline" data-enhance>
+    ${csrfField(ctx)}<input type="hidden" name="return_to" value="${ctx.here}">
+    <button type="submit" class="button danger small">${label}</button>
+  </form>`;
+}
+
+export function taskLink(ctx: PageContext, task: Pick<Task, "id" | "name">): SafeHtml {
+  return html`<a class="task-title" href="${ctx.base}/tasks/${task.id}"><span class="task-id">#${task.id}</span> ${task.name}</a>`;
+}
+
+/** One task in a list: title, description, status, progress and its cancel button. */
+export function taskItem(ctx: PageContext, task: Task, options: { showOwner?: boolean } = {}): SafeHtml {
+  const when =
+    task.status === "reserved"
+      ? html`runs ${time(task.reservedAt, { relative: true })}`
+      : task.finishedAt
+        ? html`ended ${time(task.finishedAt, { relative: true })}`
+        : html`created ${time(task.createdAt, { relative: true })}`;
+  return html`<li class="task" data-task-id="${task.id}" data-status="${statusOf(task)}">
+    <div class="task-head">
+      ${taskLink(ctx, task)}
+      ${statusBadge(task)}
+    </div>
+    <p class="task-desc">${task.description}</p>
+    ${task.status === "reserved" ? "" : progressBar(task)}
+    <div class="task-foot">
+      <span class="muted small">${when}${options.showOwner ? html` · ${task.owner ?? "system"}` : ""} · ${task.queue}</span>
+      ${cancelForm(ctx, task)}
+    </div>
+  </li>`;
+}
+
+export function taskList(
+  ctx: PageContext,
+  tasks: readonly Task[],
+  empty: string,
+  options: { showOwner?: boolean } = {},
+) {
+  if (tasks.length === 0) return html`<p class="empty">${empty}</p>`;
+  return html`<ul class="tasks">${tasks.map((t) => taskItem(ctx, t, options))}</ul>`;
+}
+
+/** A notification as one line of the feed (the page script writes live ones the same way). */
+export function notificationItem(ctx: PageContext, n: Notification): SafeHtml {
+  return html`<li class="note" data-note-id="${n.id}">
+    <span class="note-name note-${n.name}">${describeNotification(n)}</span>
+    ${n.taskId === null ? "" : html`<a href="${ctx.base}/tasks/${n.taskId}">#${n.taskId}</a>`}
+    ${time(n.createdAt, { relative: true })}
+  </li>`;
+}
+
+export function describeNotification(n: Pick<Notification, "name" | "data">): string {
+  const data = n.data as Record<string, unknown>;
+  switch (n.name) {
+    case "task_progress":
+      return `progress ${String(data.progress)}%`;
+    case "task_reserve":
+      return "reserved";
+    case "task_finished":
+      return "finished";
+    case "task_failed":
+      return "failed";
+    case "task_canceled":
+      return "canceled";
+    case "task_retry":
+      return "will retry";
+    default:
+      return n.name.replaceAll("_", " ");
+  }
+}
+
+export function jsonBlock(value: unknown): SafeHtml {
+  if (value === null || value === undefined) return html`<p class="empty">none</p>`;
+  return html`<pre class="code">${JSON.stringify(value, null, 2)}</pre>`;
+}
+
+export function section(
+  id: string,
+  title: string,
+  body: SafeHtml,
+  options: { count?: number; live?: boolean } = {},
+) {
+  return html`<section class="card" id="${id}"${options.live === false ? "" : html` data-live-region`}>
+    <h2>${title}${options.count === undefined ? "" : html` <span class="count">${options.count}</span>`}</h2>
+    ${body}
+  </section>`;
+}

@@ -1,0 +1,113 @@
+import type { Task } from "../../core/types.js";
+import type { Schedule } from "../../scheduler/types.js";
+import type { Taskledger } from "../../taskledger.js";
+import { csrfField, type PageContext, section, taskList, time } from "../components.js";
+import { html, type SafeHtml } from "../html.js";
+import type { Rendered } from "./task-center.js";
+
+const RUNS = 20;
+
+/** "every 5 min" / "cron 0 9 * * 1-5 (Europe/Paris)", and how many runs remain. */
+export function describeSpec(s: Schedule): string {
+  const base = s.type === "cron" ? `cron ${s.cron} (${s.tz ?? "UTC"})` : `every ${duration(s.every ?? 0)}`;
+  return s.repeat === null ? base : `${base}, ${s.repeat} runs in all`;
+}
+
+function duration(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${ms / 1000} s`;
+}
+
+function scheduleStatus(s: Schedule): SafeHtml {
+  const status = s.pausedAt ? "paused" : s.status;
+  return html`<span class="badge schedule-${status}">${status}</span>`;
+}
+
+/** Pause / resume / remove, as small forms (admins only reach these pages). */
+function actions(ctx: PageContext, s: Schedule, returnTo: string): SafeHtml {
+  const form = (action: string, label: string, style: string) =>
+    html`<form method="post" action="${ctx.base}/admin/schedules/${s.id}/${action}" class="inline">
+      ${csrfField(ctx)}<input type="hidden" name="return_to" value="${returnTo}">
+      <button type="submit" class="button ${style} small">${label}</button>
+    </form>`;
+  return html`<div class="row-actions">
+    ${s.status !== "death" ? (s.pausedAt ? form("resume", "Resume", "ghost") : form("pause", "Pause", "ghost")) : ""}
+    ${form("remove", "Remove", "danger")}
+  </div>`;
+}
+
+export async function renderSchedules(tl: Taskledger, ctx: PageContext): Promise<Rendered> {
+  const lastEventId = await tl.notifications.lastId();
+  const [schedules, report] = await Promise.all([tl.schedules.list({ limit: 200 }), tl.status()]);
+  const scheduler = report.scheduler;
+  const body = html`
+    ${section(
+      "scheduler",
+      "Scheduler",
+      html`<p><span class="dot ${scheduler.running ? "dot-ok" : "dot-bad"}"></span>
+        ${scheduler.running ? "running" : "not running"}${scheduler.holder ? html` · <code>${scheduler.holder}</code>` : ""}
+        ${scheduler.lastSeenAt ? html` · last seen ${time(scheduler.lastSeenAt, { relative: true })}` : ""}</p>
+        ${scheduler.running ? "" : html`<p class="muted small">Schedules fire from a worker started with <code>--with-scheduler</code> (or <code>taskledger start</code>).</p>`}`,
+    )}
+    ${section(
+      "schedules",
+      "Schedules",
+      schedules.length === 0
+        ? html`<p class="empty">No schedules. Declare them in the config's <code>schedules</code> or with <code>tl.schedules.schedule()</code>.</p>`
+        : html`<div class="table-wrap"><table class="table">
+          <thead><tr><th>Schedule</th><th>When</th><th>Status</th><th>Next run</th><th>Last run</th><th class="num">Runs</th><th></th></tr></thead>
+          <tbody>${schedules.map(
+            (s) => html`<tr data-schedule-id="${s.id}">
+              <td><a class="task-title" href="${ctx.base}/admin/schedules/${s.id}">${s.key}</a><div class="muted small">${s.name} · ${s.description}</div></td>
+              <td>${describeSpec(s)}</td>
+              <td>${scheduleStatus(s)}</td>
+              <td>${s.pausedAt ? html`<span class="muted">paused</span>` : time(s.nextRunAt, { relative: true })}</td>
+              <td>${time(s.lastRunAt, { relative: true })}</td>
+              <td class="num">${s.runCount}</td>
+              <td>${actions(ctx, s, `${ctx.base}/admin/schedules`)}</td>
+            </tr>`,
+          )}</tbody></table></div>`,
+      { count: schedules.length },
+    )}`;
+  return { body, lastEventId };
+}
+
+export async function renderSchedule(
+  tl: Taskledger,
+  ctx: PageContext,
+  s: Schedule,
+  cursor: number | undefined,
+): Promise<Rendered> {
+  const lastEventId = await tl.notifications.lastId();
+  const runs: Task[] = await tl.schedules.runs(s.id, { limit: RUNS, cursor });
+  const older = runs.length === RUNS ? runs.at(-1)!.id : undefined;
+  const body = html`
+    <section class="card" id="schedule" data-live-region>
+      <div class="task-head"><span class="task-title">${s.key}</span>${scheduleStatus(s)}</div>
+      <p class="task-desc">${s.description}</p>
+      <dl class="facts">
+        <dt>Task</dt><dd>${s.name}</dd>
+        <dt>When</dt><dd>${describeSpec(s)}</dd>
+        <dt>Owner</dt><dd>${s.owner ?? "system"}</dd>
+        <dt>Queue</dt><dd>${s.queue}</dd>
+        <dt>Next run</dt><dd>${s.pausedAt ? html`paused ${time(s.pausedAt, { relative: true })}` : time(s.nextRunAt, { relative: true })}</dd>
+        <dt>Last run</dt><dd>${time(s.lastRunAt, { relative: true })}</dd>
+        <dt>Runs</dt><dd>${s.runCount}</dd>
+        <dt>Declared in code</dt><dd>${s.declared ? "yes" : "no"}</dd>
+      </dl>
+      <div class="actions">${actions(ctx, s, `${ctx.base}/admin/schedules/${s.id}`)}</div>
+    </section>
+    <section class="card" id="payload"><h2>Payload</h2><pre class="code">${JSON.stringify(s.payload, null, 2)}</pre></section>
+    ${section(
+      "runs",
+      "Run history",
+      html`${taskList(ctx, runs, "No runs yet.")}
+      <nav class="pager">
+        ${cursor ? html`<a class="button ghost small" href="${ctx.base}/admin/schedules/${s.id}">← Newest</a>` : ""}
+        ${older ? html`<a class="button ghost small" href="${ctx.base}/admin/schedules/${s.id}?cursor=${older}">Older →</a>` : ""}
+      </nav>`,
+    )}`;
+  return { body, lastEventId };
+}

@@ -1,0 +1,41 @@
+import type { Taskledger } from "../../taskledger.js";
+import { notificationItem, type PageContext, section, taskList } from "../components.js";
+import { html, type SafeHtml } from "../html.js";
+
+export interface Rendered {
+  readonly body: SafeHtml;
+  /** The newest notification id before the page was read: live updates start after it. */
+  readonly lastEventId: number;
+}
+
+/** The seeds' three lists for one user — in progress, reserved (soonest first), last finished — and their notifications. */
+export async function renderTaskCenter(tl: Taskledger, ctx: PageContext, owner: string): Promise<Rendered> {
+  const lastEventId = await tl.notifications.lastId();
+  const [inProgress, reserved, finished, notes] = await Promise.all([
+    tl.tasks.inProgress(owner, 50),
+    tl.tasks.reserved(owner, 50),
+    tl.tasks.list({ owner, status: ["finished", "canceled"], limit: 5 }),
+    tl.notifications.latest(owner, 10),
+  ]);
+  const body = html`<div class="center">
+    ${section(
+      "in-progress",
+      "In progress",
+      taskList(ctx, inProgress, "Nothing running. Start a task and watch it here."),
+      {
+        count: inProgress.length,
+      },
+    )}
+    ${section("reserved", "Reserved", taskList(ctx, reserved, "No reservations."), { count: reserved.length })}
+    ${section("finished", "Last finished", taskList(ctx, finished, "Nothing finished yet."))}
+    ${section(
+      "notifications",
+      "Notifications",
+      notes.length === 0
+        ? html`<p class="empty" data-feed-empty>No notifications yet.</p><ul class="feed" data-feed></ul>`
+        : html`<ul class="feed" data-feed>${notes.map((n) => notificationItem(ctx, n))}</ul>`,
+      { live: false },
+    )}
+  </div>`;
+  return { body, lastEventId };
+}

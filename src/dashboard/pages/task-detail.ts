@@ -1,0 +1,39 @@
+import type { Task } from "../../core/types.js";
+import { cancelForm, jsonBlock, type PageContext, progressBar, statusBadge, time } from "../components.js";
+import { html, type SafeHtml } from "../html.js";
+
+/** One task: where it stands, what it was given, what it returned or why it failed, and when. */
+export function renderTaskDetail(ctx: PageContext, task: Task): SafeHtml {
+  const seconds = (ms: number) => `${(ms / 1000).toLocaleString("en")} s`;
+  const ran =
+    task.startedAt && task.finishedAt ? seconds(task.finishedAt.getTime() - task.startedAt.getTime()) : null;
+  return html`<div class="detail" data-task-id="${task.id}" data-status="${task.status}">
+  <section class="card" id="summary" data-live-region>
+    <div class="task-head">
+      <span class="task-title"><span class="task-id">#${task.id}</span> ${task.name}</span>
+      ${statusBadge(task)}
+    </div>
+    <p class="task-desc">${task.description}</p>
+    ${progressBar(task)}
+    ${task.cancelRequestedAt && task.status === "running" ? html`<p class="notice">Cancel requested ${time(task.cancelRequestedAt, { relative: true })}: the task is stopping.</p>` : ""}
+    <div class="actions">${cancelForm(ctx, task, "Cancel task")}</div>
+    <dl class="facts">
+      <dt>Owner</dt><dd>${task.owner ?? "system"}</dd>
+      <dt>Queue</dt><dd>${task.queue}${task.priority ? ` · priority ${task.priority}` : ""}</dd>
+      <dt>Attempts</dt><dd>${task.attempts} of ${task.maxAttempts}</dd>
+      <dt>Timeout</dt><dd>${seconds(task.timeoutMs)}</dd>
+      ${task.reservedAt ? html`<dt>Reserved for</dt><dd>${time(task.reservedAt, { relative: true })}</dd>` : ""}
+      ${task.scheduleId !== null ? html`<dt>Schedule</dt><dd>#${task.scheduleId}${task.slotAt ? html` · slot ${time(task.slotAt)}` : ""}</dd>` : ""}
+      <dt>Created</dt><dd>${time(task.createdAt, { relative: true })}</dd>
+      <dt>Started</dt><dd>${time(task.startedAt, { relative: true })}</dd>
+      <dt>Ended</dt><dd>${time(task.finishedAt, { relative: true })}${ran ? html` <span class="muted">(ran ${ran})</span>` : ""}</dd>
+      <dt>Updated</dt><dd>${time(task.updatedAt, { relative: true })}</dd>
+    </dl>
+  </section>
+  <section class="card" id="payload"><h2>Payload</h2>${jsonBlock(task.payload)}</section>
+  <section class="card" id="result" data-live-region><h2>Result</h2>${jsonBlock(task.result)}</section>
+  <section class="card" id="log" data-live-region><h2>Log</h2>${
+    task.log ? html`<pre class="code log">${task.log}</pre>` : html`<p class="empty">none</p>`
+  }</section>
+</div>`;
+}

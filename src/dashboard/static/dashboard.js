@@ -1,0 +1,215 @@
+// taskledger dashboard: live updates over Server-Sent Events, local times, forms without reloads.
+// No build step, no inline script (the pages' Content-Security-Policy forbids it). Text from
+// the server is only ever set with textContent or taken from server-escaped HTML.
+(() => {
+  const body = document.body;
+  const REFRESH_GAP_MS = 400;
+
+  // ---- times: shown in the reader's zone; "in 25 s" / "3 min ago" where asked -------------
+
+  function relative(ms) {
+    const seconds = Math.round(ms / 1000);
+    const abs = Math.abs(seconds);
+    let text;
+    if (abs < 5) return "just now";
+    if (abs < 90) text = `${abs} s`;
+    else if (abs < 90 * 60) text = `${Math.round(abs / 60)} min`;
+    else if (abs < 36 * 3600) text = `${Math.round(abs / 3600)} h`;
+    else return null;
+    return seconds > 0 ? `in ${text}` : `${text} ago`;
+  }
+
+  function renderTimes(root) {
+    for (const el of root.querySelectorAll("time[datetime]")) {
+      const date = new Date(el.getAttribute("datetime"));
+      if (Number.isNaN(date.getTime())) continue;
+      const local = date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+      el.title = local;
+      const rel = el.hasAttribute("data-relative") ? relative(date.getTime() - Date.now()) : null;
+      el.textContent = rel ?? local;
+    }
+  }
+
+  renderTimes(document);
+  setInterval(() => renderTimes(document), 1000);
+
+  // ---- forms: local date-times sent as UTC; cancel buttons without a page load -------------
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    for (const input of form.querySelectorAll("input[data-utc]")) {
+      const target = form.elements.namedItem(input.dataset.utc);
+      if (target && input.value) {
+        const date = new Date(input.value);
+        target.value = Number.isNaN(date.getTime()) ? "" : date.toISOString();
+      }
+    }
+    if (!form.hasAttribute("data-enhance")) return;
+    event.preventDefault();
+    const button = form.querySelector("button");
+    if (button) button.disabled = true;
+    fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      headers: { accept: "application/json" },
+      credentials: "same-origin",
+    })
+      .then((response) => response.json())
+      .then((answer) => {
+        const message = answer.message ?? {
+          kind: "danger",
+          text: answer.error?.message ?? "Something went wrong.",
+        };
+        showFlash(message.kind, message.text);
+        refreshSoon();
+      })
+      .catch(() => showFlash("danger", "The server did not answer. Try again."))
+      .finally(() => {
+        if (button) button.disabled = false;
+      });
+  });
+
+  function showFlash(kind, text) {
+    const box = document.querySelector("[data-flashes]");
+    if (!box) return;
+    const div = document.createElement("div");
+    div.className = `flash flash-${kind === "success" ? "success" : kind === "info" ? "info" : "danger"}`;
+    div.setAttribute("role", "status");
+    div.textContent = text;
+    box.prepend(div);
+    while (box.children.length > 3) box.lastElementChild.remove();
+  }
+
+  // ---- live regions: re-read this page and swap what changed --------------------------------
+
+  let refreshing = false;
+  let pending = false;
+  let lastRefresh = 0;
+
+  function refreshSoon() {
+    if (!document.querySelector("[data-live-region]")) return;
+    if (refreshing) {
+      pending = true;
+      return;
+    }
+    const wait = Math.max(0, lastRefresh + REFRESH_GAP_MS - Date.now());
+    refreshing = true;
+    setTimeout(refresh, wait);
+  }
+
+  function refresh() {
+    pending = false;
+    fetch(location.href, { headers: { accept: "text/html" }, credentials: "same-origin" })
+      .then((response) =>
+        response.ok ? response.text() : Promise.reject(new Error(String(response.status))),
+      )
+      .then((text) => {
+        const next = new DOMParser().parseFromString(text, "text/html");
+        for (const region of document.querySelectorAll("[data-live-region][id]")) {
+          const fresh = next.getElementById(region.id);
+          if (fresh) region.replaceWith(document.adoptNode(fresh));
+        }
+        renderTimes(document);
+      })
+      .catch(() => {})
+      .finally(() => {
+        lastRefresh = Date.now();
+        refreshing = false;
+        if (pending) refreshSoon();
+      });
+  }
+
+  // ---- the event stream -----------------------------------------------------------------------
+
+  const DESCRIBE = {
+    task_reserve: () => "reserved",
+    task_finished: () => "finished",
+    task_failed: () => "failed",
+    task_canceled: () => "canceled",
+    task_retry: () => "will retry",
+    task_progress: (data) => `progress ${data.progress}%`,
+  };
+
+  function addToFeed(note) {
+    const feed = document.querySelector("[data-feed]");
+    if (!feed || feed.querySelector(`[data-note-id="${note.id}"]`)) return;
+    document.querySelector("[data-feed-empty]")?.remove();
+    const li = document.createElement("li");
+    li.className = "note is-new";
+    li.dataset.noteId = String(note.id);
+    const name = document.createElement("span");
+    name.className = `note-name note-${note.name}`;
+    name.textContent = (DESCRIBE[note.name] ?? (() => String(note.name).replaceAll("_", " ")))(
+      note.data ?? {},
+    );
+    li.append(name);
+    if (note.taskId !== null && note.taskId !== undefined) {
+      const link = document.createElement("a");
+      link.href = `${body.dataset.base ?? ""}/tasks/${encodeURIComponent(note.taskId)}`;
+      link.textContent = `#${note.taskId}`;
+      li.append(" ", link);
+    }
+    const when = document.createElement("time");
+    when.setAttribute("datetime", note.createdAt);
+    when.setAttribute("data-relative", "");
+    li.append(" ", when);
+    feed.prepend(li);
+    while (feed.children.length > 30) feed.lastElementChild.remove();
+    renderTimes(li);
+  }
+
+  /** Move the bars of a task shown on this page; false when the page does not show it. */
+  function applyProgress(note) {
+    const nodes = document.querySelectorAll(`[data-task-id="${CSS.escape(String(note.taskId))}"]`);
+    if (nodes.length === 0) return false;
+    const progress = Number(note.data?.progress);
+    const status = note.data?.status;
+    for (const node of nodes) {
+      for (const bar of node.querySelectorAll('[data-field="progress"]')) bar.value = progress;
+      for (const label of node.querySelectorAll('[data-field="progress-label"]'))
+        label.textContent = `${progress}%`;
+      if (status === "running" && node.dataset.status !== "running") {
+        node.dataset.status = "running";
+        for (const badge of node.querySelectorAll('[data-field="status"]')) {
+          badge.textContent = "running";
+          badge.className = "badge status-running";
+        }
+        for (const wrap of node.querySelectorAll(".progress")) wrap.className = "progress status-running";
+      }
+    }
+    return true;
+  }
+
+  function onNotification(note) {
+    addToFeed(note);
+    const shown = note.name === "task_progress" && applyProgress(note);
+    const settled = note.name === "task_progress" && Number(note.data?.progress) === 100;
+    if (!shown || settled) refreshSoon();
+  }
+
+  const url = body.dataset.events;
+  if (!url || typeof EventSource === "undefined") return;
+  const status = document.querySelector("[data-live-status]");
+  const setStatus = (state, text) => {
+    if (!status) return;
+    status.classList.toggle("is-live", state === "live");
+    status.classList.toggle("is-down", state === "down");
+    status.textContent = text;
+  };
+  const after = body.dataset.after;
+  const source = new EventSource(after ? `${url}?after=${encodeURIComponent(after)}` : url);
+  source.onopen = () => setStatus("live", "live");
+  source.onerror = () =>
+    setStatus(
+      source.readyState === EventSource.CLOSED ? "down" : "wait",
+      source.readyState === EventSource.CLOSED ? "offline" : "reconnecting",
+    );
+  source.onmessage = (event) => {
+    try {
+      onNotification(JSON.parse(event.data));
+    } catch {
+      // a malformed event is skipped; the next refresh shows the truth
+    }
+  };
+})();

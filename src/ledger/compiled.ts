@@ -1,0 +1,81 @@
+import type { Compilable, CompiledQuery, Kysely, QueryResult } from "kysely";
+
+/**
+ * Statements on the hot path (claim, start, settle, enqueue) are built with Kysely once per
+ * shape and dialect, then run again and again with new parameters: building and compiling a
+ * query costs more than SQLite takes to run it. The builder places `arg(i)` where the i-th
+ * argument goes; everything else it writes stays as it was compiled.
+ *
+ * ```ts
+ * const byId = statement((db, arg) => db.selectFrom("tasks").selectAll().where("id", "=", arg(0)));
+ * const { rows } = await byId.execute(db, [42]);
+ * ```
+ */
+class Slot {
+  constructor(readonly index: number) {}
+}
+
+type Arg = (index: number) => any;
+
+interface Template {
+  readonly compiled: CompiledQuery;
+  readonly parameters: readonly unknown[];
+}
+
+export interface Statement {
+  execute<R = any>(db: Kysely<any>, args: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+const argument: Arg = (index) => new Slot(index);
+
+export function statement(build: (db: Kysely<any>, arg: Arg) => Compilable): Statement {
+  // Keyed by the dialect's adapter, which a database and its transactions share.
+  const templates = new WeakMap<object, Template>();
+  return {
+    execute<R>(db: Kysely<any>, args: readonly unknown[]) {
+      const adapter = db.getExecutor().adapter;
+      let template = templates.get(adapter);
+      if (!template) {
+        const compiled = build(db, argument).compile();
+        template = { compiled, parameters: compiled.parameters };
+        templates.set(adapter, template);
+      }
+      const parameters = template.parameters.map((p) => (p instanceof Slot ? args[p.index] : p));
+      return db.executeQuery<R>({ ...template.compiled, parameters } as CompiledQuery<R>);
+    },
+  };
+}
+
+/** Statements whose shape depends on a row count (`IN` lists, multi-row `VALUES`). */
+export function statementsBySize(
+  build: (db: Kysely<any>, arg: Arg, size: number) => Compilable,
+): (size: number) => Statement {
+  const sizes = new Map<number, Statement>();
+  return (size) => {
+    let found = sizes.get(size);
+    if (!found) {
+      found = statement((db, arg) => build(db, arg, size));
+      sizes.set(size, found);
+    }
+    return found;
+  };
+}
+
+/**
+ * Split `count` rows into chunks for statements of a bounded set of shapes: a small count is one
+ * chunk of its own size; a large one takes power-of-two chunks (up to `max`) until it is small.
+ */
+export function chunkSizes(count: number, max: number): number[] {
+  const sizes: number[] = [];
+  let left = count;
+  while (left > EXACT_UP_TO) {
+    let size = max;
+    while (size > left) size >>= 1;
+    sizes.push(size);
+    left -= size;
+  }
+  if (left > 0) sizes.push(left);
+  return sizes;
+}
+
+const EXACT_UP_TO = 32;

@@ -1,0 +1,73 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely } from "kysely";
+import { invalid, TaskledgerError } from "../core/errors.js";
+import type { LedgerDatabase } from "./schema.js";
+import { BetterSqliteDialect } from "./sqlite-dialect.js";
+
+export type DialectName = "sqlite" | "postgres" | "mysql";
+
+/** A connected ledger database: the Kysely handle plus what the dialect-specific code needs. */
+export interface Database {
+  readonly dialect: DialectName;
+  readonly db: Kysely<LedgerDatabase>;
+  /** Absolute file path for SQLite files (`undefined` for `:memory:` and servers). */
+  readonly file: string | undefined;
+  /** A stable name for this database, used to share in-process wake-ups. */
+  readonly identity: string;
+  /** The raw SQLite handle (embedded engine fast paths, pragmas). */
+  readonly sqlite: BetterSqlite3.Database | undefined;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DATABASE_URL = "sqlite:taskledger.db";
+
+export interface OpenOptions {
+  /** How long a writer waits for another connection's lock, ms. Default 30 000. */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * Open a database from a URL: `sqlite:path/to/file.db`, `sqlite::memory:`, or a bare
+ * `*.db` path. PostgreSQL and MySQL ledgers come with the scale-out engines.
+ */
+export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOptions = {}): Database {
+  if (typeof url !== "string" || url.trim() === "") throw invalid("database", "must be a database URL");
+  const sqlitePath = parseSqliteUrl(url);
+  if (sqlitePath === undefined) {
+    if (/^(postgres|postgresql|mysql):/.test(url)) {
+      throw new TaskledgerError(
+        "unavailable",
+        `database: ${url.split(":")[0]} ledgers are not available in this version; use sqlite:FILE`,
+        { field: "database" },
+      );
+    }
+    throw invalid("database", `unsupported URL "${url}" (expected sqlite:FILE)`);
+  }
+  const memory = sqlitePath === ":memory:";
+  const file = memory ? undefined : resolve(sqlitePath);
+  if (file) mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new BetterSqlite3(file ?? ":memory:", { timeout: options.busyTimeoutMs ?? 30_000 });
+  if (!memory) sqlite.pragma("journal_mode = WAL");
+  // NORMAL in WAL mode: a commit survives a process crash; only a power loss can drop the last commits.
+  sqlite.pragma("synchronous = NORMAL");
+  sqlite.pragma("foreign_keys = ON");
+  const db = new Kysely<LedgerDatabase>({ dialect: new BetterSqliteDialect(sqlite) });
+  return {
+    dialect: "sqlite",
+    db,
+    file,
+    identity: file ?? `memory:${Math.random().toString(36).slice(2)}`,
+    sqlite,
+    close: () => db.destroy(),
+  };
+}
+
+function parseSqliteUrl(url: string): string | undefined {
+  if (url.startsWith("sqlite://")) return url.slice("sqlite://".length) || undefined;
+  if (url.startsWith("sqlite:")) return url.slice("sqlite:".length) || undefined;
+  if (url.startsWith("file:")) return url.slice("file:".length) || undefined;
+  if (/\.(db|sqlite|sqlite3)$/.test(url) && !url.includes("://")) return url;
+  return undefined;
+}

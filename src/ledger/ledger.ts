@@ -1,0 +1,483 @@
+import type { ExpressionBuilder, Kysely } from "kysely";
+import type { NotificationName } from "../core/types.js";
+import { chunkSizes, statement, statementsBySize } from "./compiled.js";
+import type { LedgerDatabase, NotificationRow, TaskRow } from "./schema.js";
+
+/**
+ * Every write to the ledger, by name. Each takes the database or an open transaction, so the
+ * caller decides the unit of work; each returns the notification rows it wrote so the caller
+ * can publish them live once the transaction commits.
+ *
+ * Outcome writes are fenced: they match `status = 'running' AND attempts = N`, so a worker
+ * whose attempt was taken from it (lease expired, task requeued) cannot overwrite a newer one.
+ */
+export type Db = Kysely<LedgerDatabase>;
+
+export interface NewTask {
+  readonly name: string;
+  readonly description: string;
+  readonly owner: string | null;
+  readonly queue: string;
+  readonly priority: number;
+  readonly status: "queued" | "reserved";
+  readonly payload: string;
+  readonly maxAttempts: number;
+  readonly retry: string;
+  readonly timeoutMs: number;
+  readonly reservedAt: number | null;
+  readonly scheduleId?: number | null;
+  readonly slotAt?: number | null;
+}
+
+export interface NewNotification {
+  readonly owner: string | null;
+  readonly name: NotificationName | (string & {});
+  readonly taskId: number | null;
+  readonly data: Record<string, unknown>;
+}
+
+export type Outcome =
+  | { readonly kind: "success"; readonly id: number; readonly attempts: number; readonly result: string }
+  | {
+      readonly kind: "failure";
+      readonly id: number;
+      readonly attempts: number;
+      readonly log: string;
+      /** Set when another attempt follows: the task goes back to `queued` until then. */
+      readonly retryAt: number | null;
+    }
+  | { readonly kind: "canceled"; readonly id: number; readonly attempts: number; readonly log: string };
+
+export interface Written<T> {
+  readonly value: T;
+  readonly notifications: NotificationRow[];
+}
+
+// SQLite allows 32 766 bound parameters: chunks of up to 256 rows stay well below on every dialect.
+const CHUNK = 256;
+
+/**
+ * Status guards written as `not in`: SQLite, given `status = 'running'` (or `in ('queued', …)`)
+ * beside an id list, prefers the status index and scans every running (or queued) row. The
+ * statuses are a closed set, so these mean exactly "running" and "waiting".
+ */
+const NOT_RUNNING = ["reserved", "queued", "finished", "canceled"];
+const NOT_WAITING = ["running", "finished", "canceled"];
+
+const TASK_ARGS = 14;
+const insertTaskRows = statementsBySize((db, arg, size) =>
+  db
+    .insertInto("tasks")
+    .values(
+      Array.from({ length: size }, (_, row) => {
+        const at = (i: number) => arg(row * TASK_ARGS + i);
+        return {
+          name: at(0),
+          description: at(1),
+          owner: at(2),
+          queue: at(3),
+          priority: at(4),
+          status: at(5),
+          failed: 0,
+          progress: 0,
+          payload: at(6),
+          attempts: 0,
+          max_attempts: at(7),
+          retry: at(8),
+          timeout_ms: at(9),
+          reserved_at: at(10),
+          schedule_id: at(11),
+          slot_at: at(12),
+          created_at: at(13),
+          updated_at: at(13),
+        };
+      }),
+    )
+    .returning("id"),
+);
+
+/** Generated ids of one multi-row insert, in the order of its rows (ids ascend as rows are inserted). */
+function ascendingIds(rows: readonly { id: number | string }[]): number[] {
+  return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+}
+
+export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number): Promise<TaskRow[]> {
+  const rows: TaskRow[] = tasks.map((t) => ({
+    id: 0,
+    name: t.name,
+    description: t.description,
+    owner: t.owner,
+    queue: t.queue,
+    priority: t.priority,
+    status: t.status,
+    failed: 0,
+    progress: 0,
+    payload: t.payload,
+    result: null,
+    log: null,
+    attempts: 0,
+    max_attempts: t.maxAttempts,
+    retry: t.retry,
+    timeout_ms: t.timeoutMs,
+    reserved_at: t.reservedAt,
+    schedule_id: t.scheduleId ?? null,
+    slot_at: t.slotAt ?? null,
+    cancel_requested_at: null,
+    created_at: now,
+    updated_at: now,
+    started_at: null,
+    finished_at: null,
+  }));
+  let offset = 0;
+  for (const size of chunkSizes(rows.length, CHUNK)) {
+    const args: unknown[] = [];
+    for (let i = offset; i < offset + size; i++) {
+      const r = rows[i]!;
+      args.push(r.name, r.description, r.owner, r.queue, r.priority, r.status, r.payload, r.max_attempts, r.retry);
+      args.push(r.timeout_ms, r.reserved_at, r.schedule_id, r.slot_at, now);
+    }
+    const ids = ascendingIds((await insertTaskRows(size).execute<{ id: number }>(db, args)).rows);
+    for (let i = 0; i < size; i++) rows[offset + i]!.id = ids[i]!;
+    offset += size;
+  }
+  return rows;
+}
+
+const NOTE_ARGS = 4;
+const insertNoteRows = statementsBySize((db, arg, size) =>
+  db
+    .insertInto("notifications")
+    .values(
+      Array.from({ length: size }, (_, row) => ({
+        owner: arg(1 + row * NOTE_ARGS),
+        name: arg(2 + row * NOTE_ARGS),
+        task_id: arg(3 + row * NOTE_ARGS),
+        data: arg(4 + row * NOTE_ARGS),
+        created_at: arg(0),
+      })),
+    )
+    .returning("id"),
+);
+
+export async function insertNotifications(
+  db: Db,
+  notes: readonly NewNotification[],
+  now: number,
+): Promise<NotificationRow[]> {
+  const rows: NotificationRow[] = notes.map((n) => ({
+    id: 0,
+    owner: n.owner,
+    name: n.name,
+    task_id: n.taskId,
+    data: JSON.stringify(n.data),
+    created_at: now,
+  }));
+  let offset = 0;
+  for (const size of chunkSizes(rows.length, CHUNK)) {
+    const args: unknown[] = [now];
+    for (let i = offset; i < offset + size; i++) {
+      const r = rows[i]!;
+      args.push(r.owner, r.name, r.task_id, r.data);
+    }
+    const ids = ascendingIds((await insertNoteRows(size).execute<{ id: number }>(db, args)).rows);
+    for (let i = 0; i < size; i++) rows[offset + i]!.id = ids[i]!;
+    offset += size;
+  }
+  return rows;
+}
+
+const progressNote = (row: Pick<TaskRow, "id" | "owner" | "status">, progress: number, extra = {}) => ({
+  owner: row.owner,
+  name: "task_progress" as const,
+  taskId: row.id,
+  data: { taskId: row.id, progress, status: row.status, ...extra },
+});
+
+/**
+ * Claimed tasks start an attempt: `running`, progress 0, attempts + 1 (the seeds'
+ * `@background_task` entry). Rows not waiting any more (canceled meanwhile) are left alone and
+ * not returned.
+ */
+export async function startAttempts(db: Db, ids: readonly number[], now: number): Promise<Written<TaskRow[]>> {
+  if (ids.length === 0) return { value: [], notifications: [] };
+  const rows: TaskRow[] = [];
+  let offset = 0;
+  for (const size of chunkSizes(ids.length, CHUNK)) {
+    const { rows: started } = await startRows(size).execute<TaskRow>(db, [now, ...ids.slice(offset, offset + size)]);
+    rows.push(...started);
+    offset += size;
+  }
+  const notifications = await insertNotifications(
+    db,
+    rows.map((row) => progressNote(row, 0)),
+    now,
+  );
+  return { value: rows, notifications };
+}
+
+const startRows = statementsBySize((db, arg, size) =>
+  db
+    .updateTable("tasks")
+    .set((eb: ExpressionBuilder<any, any>) => ({
+      status: "running",
+      progress: 0,
+      attempts: eb("attempts", "+", 1),
+      started_at: arg(0),
+      updated_at: arg(0),
+    }))
+    .where(
+      "id",
+      "in",
+      Array.from({ length: size }, (_, i) => arg(1 + i)),
+    )
+    .where("status", "not in", NOT_WAITING)
+    .returningAll(),
+);
+
+/** Progress of a running attempt; ignored (returns null) when the attempt is no longer current. */
+export async function recordProgress(
+  db: Db,
+  id: number,
+  attempts: number,
+  progress: number,
+  data: Record<string, unknown> | undefined,
+  now: number,
+): Promise<Written<TaskRow | null>> {
+  const row = (await db
+    .updateTable("tasks")
+    .set({ progress, updated_at: now })
+    .where("id", "=", id)
+    .where("attempts", "=", attempts)
+    .where("status", "=", "running")
+    .returningAll()
+    .executeTakeFirst()) as TaskRow | undefined;
+  if (!row) return { value: null, notifications: [] };
+  const notifications = await insertNotifications(db, [progressNote(row, progress, data ? { data } : {})], now);
+  return { value: row, notifications };
+}
+
+/**
+ * Record attempt outcomes (the seeds' `@background_task` exit): result or log, status, progress
+ * 100 and the notifications. Returns the rows that were current and so were written, in the
+ * order of `outcomes`. Final outcomes of one kind are written by one statement; a retry (rare)
+ * by its own, since a cancel requested during the attempt wins over it.
+ */
+export async function settleOutcomes(
+  db: Db,
+  outcomes: readonly Outcome[],
+  now: number,
+): Promise<Written<TaskRow[]>> {
+  const written = new Map<Outcome, TaskRow>();
+  const finals = new Map<string, Outcome[]>();
+  for (const outcome of outcomes) {
+    if (outcome.kind === "failure" && outcome.retryAt !== null) {
+      const row = await settleRetry(db, outcome, now);
+      if (row) written.set(outcome, row);
+      continue;
+    }
+    const key = outcome.kind === "failure" ? "failed" : outcome.kind;
+    const group = finals.get(key);
+    if (group) group.push(outcome);
+    else finals.set(key, [outcome]);
+  }
+  for (const [key, group] of finals) {
+    const final = FINAL[key as keyof typeof FINAL];
+    for (const batch of distinctIdBatches(group)) {
+      let offset = 0;
+      for (const size of chunkSizes(batch.length, CHUNK)) {
+        const args: unknown[] = [final.status, final.failed, now];
+        const chunk = batch.slice(offset, offset + size);
+        for (const o of chunk) args.push(o.id, o.attempts, o.kind === "success" ? o.result : o.log);
+        const { rows } = await settleRows[final.column](size).execute<TaskRow>(db, args);
+        const byId = new Map(rows.map((row) => [Number(row.id), row]));
+        for (const o of chunk) {
+          const row = byId.get(o.id);
+          if (row) written.set(o, row);
+        }
+        offset += size;
+      }
+    }
+  }
+  const applied: TaskRow[] = [];
+  const notes: NewNotification[] = [];
+  for (const outcome of outcomes) {
+    const row = written.get(outcome);
+    if (!row) continue;
+    applied.push(row);
+    if (row.status === "queued") {
+      notes.push({
+        owner: row.owner,
+        name: "task_retry",
+        taskId: row.id,
+        data: { taskId: row.id, attempts: row.attempts, retryAt: new Date((outcome as { retryAt: number }).retryAt).toISOString() },
+      });
+    } else {
+      notes.push(progressNote(row, 100), terminalNote(row));
+    }
+  }
+  return { value: applied, notifications: await insertNotifications(db, notes, now) };
+}
+
+const FINAL = {
+  success: { status: "finished", failed: 0, column: "result" },
+  failed: { status: "finished", failed: 1, column: "log" },
+  canceled: { status: "canceled", failed: 1, column: "log" },
+} as const;
+
+/** Outcomes grouped so that no id appears twice in one statement (its CASE would match the first). */
+function distinctIdBatches(outcomes: readonly Outcome[]): Outcome[][] {
+  const batches: { ids: Set<number>; outcomes: Outcome[] }[] = [];
+  for (const outcome of outcomes) {
+    let batch = batches.find((b) => !b.ids.has(outcome.id));
+    if (!batch) {
+      batch = { ids: new Set(), outcomes: [] };
+      batches.push(batch);
+    }
+    batch.ids.add(outcome.id);
+    batch.outcomes.push(outcome);
+  }
+  return batches.map((b) => b.outcomes);
+}
+
+/** `CASE id WHEN ? THEN ? …`: one value per row of a multi-row update. */
+function byId(eb: ExpressionBuilder<any, any>, rows: readonly { id: unknown; value: unknown }[]) {
+  // Typed loosely: the values are argument slots, bound only when the statement runs.
+  let cases: any = eb.case(eb.ref("id"));
+  for (const row of rows) cases = cases.when(row.id).then(row.value);
+  return cases.end();
+}
+
+/** The fenced write of final outcomes: only the current attempt of a running task. */
+const settleRowsWith = (column: "result" | "log") =>
+  statementsBySize((db, arg, size) => {
+    const rows = Array.from({ length: size }, (_, i) => ({ id: arg(3 + 3 * i), attempts: arg(4 + 3 * i), text: arg(5 + 3 * i) }));
+    return db
+      .updateTable("tasks")
+      .set((eb: ExpressionBuilder<any, any>) => ({
+        status: arg(0),
+        failed: arg(1),
+        progress: 100,
+        [column]: byId(eb, rows.map((r) => ({ id: r.id, value: r.text }))),
+        finished_at: arg(2),
+        updated_at: arg(2),
+      }))
+      .where(
+        "id",
+        "in",
+        rows.map((r) => r.id),
+      )
+      .where("attempts", "=", (eb: ExpressionBuilder<any, any>) => byId(eb, rows.map((r) => ({ id: r.id, value: r.attempts }))))
+      .where("status", "not in", NOT_RUNNING)
+      .returningAll();
+  });
+const settleRows = { result: settleRowsWith("result"), log: settleRowsWith("log") };
+
+/** Back to `queued` for another attempt — unless a cancel was requested meanwhile: then canceled. */
+async function settleRetry(db: Db, outcome: Outcome & { kind: "failure" }, now: number): Promise<TaskRow | undefined> {
+  const retried = await settleRetryRow.execute<TaskRow>(db, [outcome.id, outcome.attempts, outcome.log, now]);
+  if (retried.rows[0]) return retried.rows[0];
+  const log = `Canceled while running. ${outcome.log}`;
+  const { rows } = await settleRows.log(1).execute<TaskRow>(db, ["canceled", 1, now, outcome.id, outcome.attempts, log]);
+  return rows[0];
+}
+
+const settleRetryRow = statement((db, arg) =>
+  db
+    .updateTable("tasks")
+    .set({ status: "queued", progress: 0, log: arg(2), updated_at: arg(3) })
+    .where("id", "=", arg(0))
+    .where("attempts", "=", arg(1))
+    .where("status", "=", "running")
+    .where("cancel_requested_at", "is", null)
+    .returningAll(),
+);
+
+function terminalNote(row: TaskRow): NewNotification {
+  const name = row.status === "canceled" ? "task_canceled" : row.failed ? "task_failed" : "task_finished";
+  return { owner: row.owner, name, taskId: row.id, data: { taskId: row.id, name: row.name, status: row.status, failed: row.failed === 1 } };
+}
+
+/** Cancel a task that has not started: `reserved`/`queued` → `canceled`, failed (as the seeds). */
+export async function cancelWaiting(
+  db: Db,
+  id: number,
+  statuses: readonly ("queued" | "reserved")[],
+  log: string,
+  now: number,
+): Promise<Written<TaskRow | null>> {
+  const row = (await db
+    .updateTable("tasks")
+    .set({ status: "canceled", failed: 1, progress: 100, log, finished_at: now, updated_at: now })
+    .where("id", "=", id)
+    .where("status", "in", statuses)
+    .returningAll()
+    .executeTakeFirst()) as TaskRow | undefined;
+  if (!row) return { value: null, notifications: [] };
+  return { value: row, notifications: await insertNotifications(db, [progressNote(row, 100), terminalNote(row)], now) };
+}
+
+/** Mark a running task's cancel as requested; the worker holding it fires its AbortSignal. */
+export async function requestCancel(db: Db, id: number, now: number): Promise<TaskRow | null> {
+  const row = (await db
+    .updateTable("tasks")
+    .set({ cancel_requested_at: now, updated_at: now })
+    .where("id", "=", id)
+    .where("status", "=", "running")
+    .returningAll()
+    .executeTakeFirst()) as TaskRow | undefined;
+  return row ?? null;
+}
+
+/**
+ * Take running attempts away from their worker (it died, or shut down): back to `queued`, or
+ * failed for good when `fail` is set (attempts spent). Fenced by attempts like any outcome.
+ */
+export async function releaseRunning(
+  db: Db,
+  items: readonly { id: number; attempts: number }[],
+  log: string,
+  fail: boolean,
+  now: number,
+): Promise<Written<TaskRow[]>> {
+  const outcomes: Outcome[] = items.map((item) => ({ kind: "failure", id: item.id, attempts: item.attempts, log, retryAt: fail ? null : now }));
+  return settleOutcomes(db, outcomes, now);
+}
+
+/** Reservations whose time has come become `queued` (shown as such while they wait for a worker). */
+export async function promoteDueReservations(db: Db, now: number): Promise<number> {
+  const result = await db
+    .updateTable("tasks")
+    .set({ status: "queued", updated_at: now })
+    .where("status", "=", "reserved")
+    .where("reserved_at", "<=", now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function upsertWorker(
+  db: Db,
+  worker: { id: string; host: string; pid: number; queues: readonly string[]; concurrency: number },
+  now: number,
+): Promise<void> {
+  await db
+    .insertInto("workers")
+    .values({
+      id: worker.id,
+      host: worker.host,
+      pid: worker.pid,
+      queues: JSON.stringify(worker.queues),
+      concurrency: worker.concurrency,
+      started_at: now,
+      last_seen_at: now,
+    })
+    .onConflict((oc) => oc.column("id").doUpdateSet({ last_seen_at: now }))
+    .execute();
+}
+
+export async function touchWorker(db: Db, id: string, now: number): Promise<void> {
+  await db.updateTable("workers").set({ last_seen_at: now }).where("id", "=", id).execute();
+}
+
+export async function removeWorkers(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length) await db.deleteFrom("workers").where("id", "in", ids).execute();
+}

@@ -1,0 +1,135 @@
+import type { Db } from "./ledger.js";
+import type { NotificationRow, TaskRow, WorkerRow } from "./schema.js";
+
+/**
+ * Every read of the ledger, by name. `owner: undefined` means any owner (admin views);
+ * `owner: null` means system tasks only.
+ */
+export type OwnerFilter = string | null | undefined;
+
+export interface TaskFilter {
+  readonly owner?: OwnerFilter;
+  readonly status?: string | readonly string[];
+  readonly name?: string;
+  readonly queue?: string;
+  readonly failed?: boolean;
+  readonly scheduleId?: number;
+  /** Newest first; `cursor` is the last id of the previous page. */
+  readonly cursor?: number;
+  readonly limit: number;
+}
+
+function byOwner<Q extends { where: (...args: any[]) => Q }>(query: Q, owner: OwnerFilter): Q {
+  if (owner === undefined) return query;
+  return owner === null ? query.where("owner", "is", null) : query.where("owner", "=", owner);
+}
+
+export async function getTask(db: Db, id: number): Promise<TaskRow | undefined> {
+  return (await db.selectFrom("tasks").selectAll().where("id", "=", id).executeTakeFirst()) as TaskRow | undefined;
+}
+
+export async function listTasks(db: Db, filter: TaskFilter): Promise<TaskRow[]> {
+  let query = byOwner(db.selectFrom("tasks").selectAll(), filter.owner);
+  if (filter.status !== undefined) {
+    const statuses = typeof filter.status === "string" ? [filter.status] : [...filter.status];
+    query = query.where("status", "in", statuses);
+  }
+  if (filter.name !== undefined) query = query.where("name", "=", filter.name);
+  if (filter.queue !== undefined) query = query.where("queue", "=", filter.queue);
+  if (filter.failed !== undefined) query = query.where("failed", "=", filter.failed ? 1 : 0);
+  if (filter.scheduleId !== undefined) query = query.where("schedule_id", "=", filter.scheduleId);
+  if (filter.cursor !== undefined) query = query.where("id", "<", filter.cursor);
+  return (await query.orderBy("id", "desc").limit(filter.limit).execute()) as TaskRow[];
+}
+
+/** The seeds' "in progress" list: queued or running, oldest first. */
+export async function inProgressTasks(db: Db, owner: OwnerFilter, limit: number): Promise<TaskRow[]> {
+  return (await byOwner(db.selectFrom("tasks").selectAll(), owner)
+    .where("status", "in", ["queued", "running"])
+    .orderBy("id", "asc")
+    .limit(limit)
+    .execute()) as TaskRow[];
+}
+
+/** The seeds' "last finished" list, most recently finished first. */
+export async function recentFinishedTasks(db: Db, owner: OwnerFilter, limit: number): Promise<TaskRow[]> {
+  return (await byOwner(db.selectFrom("tasks").selectAll(), owner)
+    .where("status", "=", "finished")
+    .orderBy("finished_at", "desc")
+    .orderBy("id", "desc")
+    .limit(limit)
+    .execute()) as TaskRow[];
+}
+
+/** The seeds' reserved list, soonest first. */
+export async function reservedTasks(db: Db, owner: OwnerFilter, limit: number): Promise<TaskRow[]> {
+  return (await byOwner(db.selectFrom("tasks").selectAll(), owner)
+    .where("status", "=", "reserved")
+    .orderBy("reserved_at", "asc")
+    .orderBy("id", "asc")
+    .limit(limit)
+    .execute()) as TaskRow[];
+}
+
+export async function notificationsAfter(
+  db: Db,
+  owner: OwnerFilter,
+  afterId: number,
+  limit: number,
+): Promise<NotificationRow[]> {
+  return (await byOwner(db.selectFrom("notifications").selectAll(), owner)
+    .where("id", ">", afterId)
+    .orderBy("id", "asc")
+    .limit(limit)
+    .execute()) as NotificationRow[];
+}
+
+/** The newest notifications of an owner, newest first (a feed's opening page). */
+export async function latestNotifications(db: Db, owner: OwnerFilter, limit: number): Promise<NotificationRow[]> {
+  return (await byOwner(db.selectFrom("notifications").selectAll(), owner)
+    .orderBy("id", "desc")
+    .limit(limit)
+    .execute()) as NotificationRow[];
+}
+
+export async function lastNotificationId(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom("notifications")
+    .select((eb) => eb.fn.max("id").as("id"))
+    .executeTakeFirst();
+  return Number(row?.id ?? 0);
+}
+
+export interface StatusCount {
+  readonly queue: string;
+  readonly status: string;
+  readonly count: number;
+}
+
+export async function countByQueueAndStatus(db: Db, owner: OwnerFilter): Promise<StatusCount[]> {
+  const rows = await byOwner(db.selectFrom("tasks"), owner)
+    .select(["queue", "status", (eb) => eb.fn.countAll<number>().as("count")])
+    .groupBy(["queue", "status"])
+    .orderBy("queue")
+    .orderBy("status")
+    .execute();
+  return rows.map((r) => ({ queue: r.queue, status: r.status, count: Number(r.count) }));
+}
+
+export async function listWorkers(db: Db): Promise<WorkerRow[]> {
+  return (await db.selectFrom("workers").selectAll().orderBy("started_at").execute()) as WorkerRow[];
+}
+
+/** Running tasks as (id, attempts), to pair with engine leases. */
+export async function runningAttempts(
+  db: Db,
+  ids: readonly number[],
+): Promise<{ id: number; attempts: number; max_attempts: number; cancel_requested_at: number | null }[]> {
+  if (ids.length === 0) return [];
+  return await db
+    .selectFrom("tasks")
+    .select(["id", "attempts", "max_attempts", "cancel_requested_at"])
+    .where("id", "in", ids)
+    .where("status", "=", "running")
+    .execute();
+}

@@ -1,0 +1,52 @@
+import { EventEmitter } from "node:events";
+import type { Clock } from "./core/clock.js";
+import type { Notification } from "./core/types.js";
+import type { Engine } from "./engine/contract.js";
+import type { Database } from "./ledger/database.js";
+import type { Db } from "./ledger/ledger.js";
+import { toNotification } from "./ledger/rows.js";
+import type { NotificationRow } from "./ledger/schema.js";
+import type { TaskRegistry } from "./tasks/registry.js";
+
+/** Compiled settings every part reads; frozen at `createTaskledger`. */
+export interface Settings {
+  readonly reservationLeadSeconds: number;
+  /** Declared queue names, in priority order; undefined = any name is accepted. */
+  readonly queues: readonly string[] | undefined;
+  readonly leaseMs: number;
+  readonly heartbeatMs: number;
+  readonly sweepIntervalMs: number;
+  /** Fallback check for work when no wake-up arrives (file watching unavailable). */
+  readonly pollIntervalMs: number;
+  readonly shutdownGraceMs: number;
+}
+
+/** The explicit dependencies of the client, worker and sweeper (no hidden globals). */
+export interface Runtime {
+  readonly database: Database;
+  readonly db: Db;
+  readonly engine: Engine;
+  readonly registry: TaskRegistry;
+  readonly clock: Clock;
+  readonly settings: Settings;
+  /** In-process feed of notifications written by this instance (SSE, tests). */
+  readonly bus: NotificationBus;
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /** Resolves once migrations have run (when `migrate` is on); every public call awaits it. */
+  ready(): Promise<void>;
+}
+
+export class NotificationBus {
+  readonly #emitter = new EventEmitter();
+  constructor() {
+    this.#emitter.setMaxListeners(0);
+  }
+  publish(rows: readonly NotificationRow[]): void {
+    if (rows.length === 0 || this.#emitter.listenerCount("notification") === 0) return;
+    for (const row of rows) this.#emitter.emit("notification", toNotification(row));
+  }
+  subscribe(listener: (notification: Notification) => void): () => void {
+    this.#emitter.on("notification", listener);
+    return () => this.#emitter.off("notification", listener);
+  }
+}

@@ -1,0 +1,327 @@
+import { sql } from "kysely";
+import { decodeJson } from "../core/json.js";
+import type { Db } from "../ledger/ledger.js";
+import type { ScheduledTaskRow, TaskRow } from "../ledger/schema.js";
+import { decodeSpec } from "./entry.js";
+import type { Schedule, SchedulerStatus, ScheduleStatus } from "./types.js";
+
+/**
+ * The scheduler's reads and writes: `scheduled_tasks` and the `leases` row of the active
+ * scheduler. Each takes the database or an open transaction; the caller decides the unit of work.
+ */
+
+const num = (value: number | string): number => (typeof value === "number" ? value : Number(value));
+const date = (value: number | string | null): Date | null => (value === null ? null : new Date(num(value)));
+
+/** Statuses that fire. */
+export const FIRING: readonly ScheduleStatus[] = ["running", "failed"];
+
+export type NewSchedule = Omit<ScheduledTaskRow, "id" | "created_at" | "updated_at">;
+
+export function toSchedule(row: ScheduledTaskRow): Schedule {
+  const spec = decodeSpec(row.spec);
+  return {
+    id: num(row.id),
+    key: row.key,
+    name: row.name,
+    description: row.description,
+    owner: row.owner,
+    type: row.type as Schedule["type"],
+    payload: decodeJson(row.payload),
+    every: spec.every ?? null,
+    startAt: spec.startAt === undefined ? null : new Date(spec.startAt),
+    cron: spec.cron ?? null,
+    tz: spec.tz ?? null,
+    repeat: spec.repeat,
+    overlap: spec.overlap,
+    queue: spec.run.queue,
+    timeoutMs: spec.run.timeoutMs,
+    maxAttempts: spec.run.maxAttempts,
+    status: row.status as ScheduleStatus,
+    declared: num(row.declared) === 1,
+    pausedAt: date(row.paused_at),
+    nextRunAt: date(row.next_run_at),
+    lastRunAt: date(row.last_run_at),
+    runCount: num(row.run_count),
+    createdAt: new Date(num(row.created_at)),
+    updatedAt: new Date(num(row.updated_at)),
+  };
+}
+
+/** A schedule as JSON for the API and `--json`: ISO times. */
+export function scheduleToJson(schedule: Schedule): Record<string, unknown> {
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  return {
+    ...schedule,
+    startAt: iso(schedule.startAt),
+    pausedAt: iso(schedule.pausedAt),
+    nextRunAt: iso(schedule.nextRunAt),
+    lastRunAt: iso(schedule.lastRunAt),
+    createdAt: iso(schedule.createdAt),
+    updatedAt: iso(schedule.updatedAt),
+  };
+}
+
+export async function getSchedule(db: Db, ref: string | number): Promise<ScheduledTaskRow | undefined> {
+  const query = db.selectFrom("scheduled_tasks").selectAll();
+  return (await (typeof ref === "number"
+    ? query.where("id", "=", ref)
+    : query.where("key", "=", ref)
+  ).executeTakeFirst()) as ScheduledTaskRow | undefined;
+}
+
+export async function getSchedulesByKey(db: Db, keys: readonly string[]): Promise<ScheduledTaskRow[]> {
+  const rows: ScheduledTaskRow[] = [];
+  for (let i = 0; i < keys.length; i += CHUNK) {
+    const part = keys.slice(i, i + CHUNK);
+    rows.push(
+      ...((await db
+        .selectFrom("scheduled_tasks")
+        .selectAll()
+        .where("key", "in", part)
+        .execute()) as ScheduledTaskRow[]),
+    );
+  }
+  return rows;
+}
+
+/** Declared schedules that still fire or wait: the ones a `register` list may retire. */
+export async function liveDeclaredSchedules(db: Db): Promise<ScheduledTaskRow[]> {
+  return (await db
+    .selectFrom("scheduled_tasks")
+    .selectAll()
+    .where("declared", "=", 1)
+    .where("status", "!=", "death")
+    .execute()) as ScheduledTaskRow[];
+}
+
+export interface ScheduleFilter {
+  readonly status?: readonly ScheduleStatus[];
+  readonly owner?: string | null;
+  readonly limit: number;
+  /** Keys after this one (pages in key order). */
+  readonly after?: string;
+}
+
+export async function listSchedules(db: Db, filter: ScheduleFilter): Promise<ScheduledTaskRow[]> {
+  let query = db.selectFrom("scheduled_tasks").selectAll();
+  if (filter.status) query = query.where("status", "in", [...filter.status]);
+  if (filter.owner !== undefined)
+    query =
+      filter.owner === null ? query.where("owner", "is", null) : query.where("owner", "=", filter.owner);
+  if (filter.after !== undefined) query = query.where("key", ">", filter.after);
+  return (await query.orderBy("key").limit(filter.limit).execute()) as ScheduledTaskRow[];
+}
+
+// SQLite allows 32 766 bound parameters; a schedule row binds 16.
+const CHUNK = 400;
+
+export async function insertSchedules(db: Db, rows: readonly NewSchedule[], now: number): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const values = rows.slice(i, i + CHUNK).map((row) => ({ ...row, created_at: now, updated_at: now }));
+    await db.insertInto("scheduled_tasks").values(values).execute();
+  }
+}
+
+export async function updateSchedule(
+  db: Db,
+  id: number,
+  set: Partial<Omit<ScheduledTaskRow, "id" | "created_at">>,
+  now: number,
+): Promise<ScheduledTaskRow | undefined> {
+  return (await db
+    .updateTable("scheduled_tasks")
+    .set({ ...set, updated_at: now })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirst()) as ScheduledTaskRow | undefined;
+}
+
+export interface Advance {
+  readonly id: number;
+  readonly nextRunAt: number | null;
+  readonly lastRunAt: number | null;
+  readonly runCount: number;
+}
+
+/** Move fired (or skipped) schedules on, in one statement: a tick may fire hundreds at once. */
+export async function advanceSchedules(db: Db, rows: readonly Advance[], now: number): Promise<void> {
+  if (rows.length === 0) return;
+  const byId = <T>(value: (row: Advance) => T) =>
+    sql<T>`case ${sql.ref("id")} ${sql.join(
+      rows.map((row) => sql`when ${row.id} then ${value(row)}`),
+      sql` `,
+    )} end`;
+  await db
+    .updateTable("scheduled_tasks")
+    .set({
+      next_run_at: byId((row) => row.nextRunAt),
+      last_run_at: byId((row) => row.lastRunAt),
+      run_count: byId((row) => row.runCount),
+      updated_at: now,
+    })
+    .where(
+      "id",
+      "in",
+      rows.map((row) => row.id),
+    )
+    .execute();
+}
+
+export type DueSchedule = ScheduledTaskRow & { busy: number };
+
+/**
+ * Firing schedules whose next slot has come, soonest first. `busy` is 1 when the schedule's
+ * latest run (the one at `last_run_at`, found through the unique (schedule_id, slot_at) index)
+ * is still queued or running.
+ */
+export async function dueSchedules(db: Db, now: number, limit: number): Promise<DueSchedule[]> {
+  const rows = await db
+    .selectFrom("scheduled_tasks as s")
+    .selectAll("s")
+    .select((eb) =>
+      eb
+        .exists(
+          eb
+            .selectFrom("tasks as t")
+            .select("t.id")
+            .whereRef("t.schedule_id", "=", "s.id")
+            .whereRef("t.slot_at", "=", "s.last_run_at")
+            .where("t.status", "in", ["queued", "running"]),
+        )
+        .as("busy"),
+    )
+    .where("s.status", "in", [...FIRING])
+    .where("s.paused_at", "is", null)
+    .where("s.next_run_at", "<=", now)
+    .orderBy("s.next_run_at")
+    .limit(limit)
+    .execute();
+  return rows as unknown as DueSchedule[];
+}
+
+/** The soonest slot of any firing schedule, or null. */
+export async function nextDueAt(db: Db): Promise<number | null> {
+  const row = await db
+    .selectFrom("scheduled_tasks")
+    .select((eb) => eb.fn.min("next_run_at").as("next"))
+    .where("status", "in", [...FIRING])
+    .where("paused_at", "is", null)
+    .executeTakeFirst();
+  return row?.next === null || row?.next === undefined ? null : num(row.next);
+}
+
+/**
+ * A run's outcome reaches its schedule (the seeds' `@scheduled_task` exit): a run that finished
+ * failed marks it `failed`, a successful one sets a `failed` schedule back to `running`. A
+ * canceled run (by a user, or a skipped slot) changes nothing. `death` is never touched. When one
+ * batch settles several runs of a schedule, the latest slot decides.
+ */
+export async function recordRunOutcomes(db: Db, rows: readonly TaskRow[], now: number): Promise<void> {
+  const latest = new Map<number, TaskRow>();
+  for (const row of rows) {
+    if (row.schedule_id === null || row.status !== "finished") continue;
+    const id = num(row.schedule_id);
+    const seen = latest.get(id);
+    if (!seen || num(seen.slot_at ?? 0) <= num(row.slot_at ?? 0)) latest.set(id, row);
+  }
+  if (latest.size === 0) return;
+  const failed: number[] = [];
+  const succeeded: number[] = [];
+  for (const [id, row] of latest) (num(row.failed) === 1 ? failed : succeeded).push(id);
+  if (failed.length > 0) {
+    await db
+      .updateTable("scheduled_tasks")
+      .set({ status: "failed", updated_at: now })
+      .where("id", "in", failed)
+      .where("status", "=", "running")
+      .execute();
+  }
+  if (succeeded.length > 0) {
+    await db
+      .updateTable("scheduled_tasks")
+      .set({ status: "running", updated_at: now })
+      .where("id", "in", succeeded)
+      .where("status", "=", "failed")
+      .execute();
+  }
+}
+
+/** Ids of a schedule's runs that have not ended, by status (to stop them before a delete). */
+export async function unfinishedRuns(db: Db, scheduleId: number): Promise<{ id: number; status: string }[]> {
+  const rows = await db
+    .selectFrom("tasks")
+    .select(["id", "status"])
+    .where("schedule_id", "=", scheduleId)
+    .where("status", "in", ["reserved", "queued", "running"])
+    .execute();
+  return rows.map((r) => ({ id: num(r.id), status: r.status }));
+}
+
+export async function countRuns(db: Db, scheduleId: number): Promise<number> {
+  const row = await db
+    .selectFrom("tasks")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("schedule_id", "=", scheduleId)
+    .executeTakeFirst();
+  return num(row?.n ?? 0);
+}
+
+export const SCHEDULER_LEASE = "scheduler";
+
+/**
+ * Take or renew a named lease for `ttl` ms: it goes to `holder` when it holds it already or the
+ * current holder's lease has run out. True when `holder` holds it now. One statement, so two
+ * processes can never both succeed.
+ */
+export async function holdLease(
+  db: Db,
+  name: string,
+  holder: string,
+  now: number,
+  ttl: number,
+): Promise<boolean> {
+  const row = await db
+    .insertInto("leases")
+    .values({ name, holder, acquired_at: now, renewed_at: now, expires_at: now + ttl })
+    .onConflict((oc) =>
+      oc
+        .column("name")
+        .doUpdateSet((eb) => ({
+          holder,
+          acquired_at: eb
+            .case()
+            .when("leases.holder", "=", holder)
+            .then(eb.ref("leases.acquired_at"))
+            .else(now)
+            .end(),
+          renewed_at: now,
+          expires_at: now + ttl,
+        }))
+        .where((eb) => eb.or([eb("leases.holder", "=", holder), eb("leases.expires_at", "<=", now)])),
+    )
+    .returning("holder")
+    .executeTakeFirst();
+  return row?.holder === holder;
+}
+
+/** Give a lease up (clean shutdown), so another process takes over at once. */
+export async function releaseLease(db: Db, name: string, holder: string): Promise<void> {
+  await db.deleteFrom("leases").where("name", "=", name).where("holder", "=", holder).execute();
+}
+
+export async function readSchedulerStatus(db: Db, now: number): Promise<SchedulerStatus> {
+  const row = await db
+    .selectFrom("leases")
+    .selectAll()
+    .where("name", "=", SCHEDULER_LEASE)
+    .executeTakeFirst();
+  if (!row) return { running: false, holder: null, since: null, lastSeenAt: null, expiresAt: null };
+  return {
+    running: num(row.expires_at) > now,
+    holder: row.holder,
+    since: date(row.acquired_at),
+    lastSeenAt: date(row.renewed_at),
+    expiresAt: date(row.expires_at),
+  };
+}

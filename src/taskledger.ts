@@ -1,0 +1,220 @@
+import { type Clock, systemClock } from "./core/clock.js";
+import { assertPositiveInt } from "./core/backoff.js";
+import { invalid, TaskledgerError } from "./core/errors.js";
+import type { WorkerInfo } from "./core/types.js";
+import { NotificationService, TaskService } from "./client/task-service.js";
+import type { Engine } from "./engine/contract.js";
+import { createEmbeddedEngine } from "./engines/embedded/engine.js";
+import { type Database, DEFAULT_DATABASE_URL, openDatabase } from "./ledger/database.js";
+import type { Db } from "./ledger/ledger.js";
+import { ledgerMigrations, runMigrations } from "./ledger/migrations.js";
+import * as queries from "./ledger/queries.js";
+import { toWorker } from "./ledger/rows.js";
+import { sweep, type SweepReport } from "./maintenance/sweeper.js";
+import { NotificationBus, type Runtime, type Settings } from "./runtime.js";
+import { prepareEntries } from "./scheduler/entry.js";
+import { createScheduler } from "./scheduler/scheduler.js";
+import { ScheduleService } from "./scheduler/service.js";
+import { readSchedulerStatus } from "./scheduler/store.js";
+import type { ScheduleEntry, SchedulerStatus } from "./scheduler/types.js";
+import { assertQueueName, type TaskDefinition } from "./tasks/define.js";
+import { TaskRegistry } from "./tasks/registry.js";
+import { createWorker, type Worker, type WorkerOptions } from "./worker/worker.js";
+
+export interface TaskledgerOptions {
+  /** `sqlite:FILE` (default `sqlite:taskledger.db`, or `TASKLEDGER_DATABASE_URL`), or an opened database. */
+  readonly database?: string | Database;
+  /** The task definitions this instance can enqueue and run. */
+  readonly tasks: readonly TaskDefinition[];
+  /**
+   * Recurring schedules declared in code: registered (`schedules.register`) when a worker with
+   * the scheduler starts, and by `taskledger schedules sync`. Checked here, at creation.
+   */
+  readonly schedules?: readonly ScheduleEntry[];
+  /** Declare the queue names (in priority order) to refuse unknown ones. */
+  readonly queues?: readonly string[];
+  /** Minimum distance of a reservation from now, seconds. Default 30 (the seeds' RESERVATION_LIMIT_SECONDS). */
+  readonly reservationLeadSeconds?: number;
+  /** A worker's claim on a task lasts this long without a heartbeat, ms. Default 30 000. */
+  readonly leaseMs?: number;
+  /** How often workers renew their leases, ms. Default leaseMs / 3. */
+  readonly heartbeatMs?: number;
+  /** How often workers look for expired leases, ms. Default leaseMs / 2. */
+  readonly sweepIntervalMs?: number;
+  /** Fallback check for work when no wake-up arrives, ms. Default 1 000. */
+  readonly pollIntervalMs?: number;
+  /** What `worker.stop()` grants running tasks before aborting them, ms. Default 10 000. */
+  readonly shutdownGraceMs?: number;
+  /** Run migrations on first use. Default true. */
+  readonly migrate?: boolean;
+  readonly clock?: Clock;
+}
+
+export interface StatusReport {
+  readonly counts: queries.StatusCount[];
+  readonly workers: WorkerInfo[];
+  /** The active scheduler and when it was last seen. */
+  readonly scheduler: SchedulerStatus;
+}
+
+export interface Taskledger {
+  readonly tasks: TaskService;
+  readonly notifications: NotificationService;
+  /** Recurring work: interval and cron schedules, each run an ordinary task. */
+  readonly schedules: ScheduleService;
+  readonly registry: TaskRegistry;
+  readonly settings: Settings;
+  readonly database: Database;
+  readonly engine: Engine;
+  /** Create a worker in this process; call `start()` on it. */
+  createWorker(options?: WorkerOptions): Worker;
+  /** Queue counts, live workers and the active scheduler. */
+  status(options?: { owner?: string | null }): Promise<StatusReport>;
+  /** Recover expired leases and promote due reservations now (workers also do it periodically). */
+  sweep(): Promise<SweepReport>;
+  /** Create or update the tables. Safe to call any number of times, from any number of processes. */
+  migrate(): Promise<void>;
+  /** Stop this instance's workers and close the database. */
+  close(): Promise<void>;
+  /** @internal shared dependencies, for the parts built on this instance (CLI, web). */
+  readonly runtime: Runtime;
+}
+
+/**
+ * Create a taskledger instance.
+ *
+ * ```ts
+ * const tl = createTaskledger({ database: "sqlite:taskledger.db", tasks: [sendMail] });
+ * const task = await tl.tasks.enqueue(sendMail, mail, { description: "welcome mail", owner: "alice" });
+ * const worker = tl.createWorker({ concurrency: 10 });
+ * await worker.start();
+ * ```
+ */
+export function createTaskledger(options: TaskledgerOptions): Taskledger {
+  if (typeof options !== "object" || options === null) throw invalid("options", "must be an object");
+  if (!Array.isArray(options.tasks)) throw invalid("tasks", "must be an array of task definitions");
+  const settings = compileSettings(options);
+  const registry = new TaskRegistry(options.tasks);
+  const database =
+    typeof options.database === "object" && options.database !== null
+      ? options.database
+      : openDatabase(options.database ?? process.env.TASKLEDGER_DATABASE_URL ?? DEFAULT_DATABASE_URL);
+  const engine = createEmbeddedEngine(database);
+  const clock = options.clock ?? systemClock;
+  const bus = new NotificationBus();
+  let closed = false;
+  let migrated: Promise<void> | undefined;
+  const workers = new Set<Worker>();
+
+  const migrate = async () => {
+    await runMigrations(database.db, ledgerMigrations(database.dialect), "taskledger_migrations");
+    await engine.migrate();
+  };
+
+  const runtime: Runtime = {
+    database,
+    db: database.db,
+    engine,
+    registry,
+    clock,
+    settings,
+    bus,
+    transaction: <T>(fn: (tx: Db) => Promise<T>) => {
+      if (closed) return Promise.reject(new TaskledgerError("closed", "this taskledger instance is closed"));
+      return database.db.transaction().execute(fn);
+    },
+    ready() {
+      if (closed) return Promise.reject(new TaskledgerError("closed", "this taskledger instance is closed"));
+      if (options.migrate === false) return Promise.resolve();
+      migrated ??= migrate().catch((error) => {
+        migrated = undefined;
+        throw error;
+      });
+      return migrated;
+    },
+  };
+
+  const schedules = new ScheduleService(runtime);
+  if (options.schedules !== undefined) prepareEntries(runtime, options.schedules, clock.now());
+
+  return {
+    tasks: new TaskService(runtime),
+    schedules,
+    notifications: new NotificationService(runtime),
+    registry,
+    settings,
+    database,
+    engine,
+    runtime,
+    createWorker(workerOptions) {
+      const extensions = workerOptions?.withScheduler ? [createScheduler(runtime, schedules, { declared: options.schedules })] : [];
+      const worker = createWorker(runtime, workerOptions, extensions);
+      const start = worker.start.bind(worker);
+      workers.add(worker);
+      void worker.stopped.then(() => workers.delete(worker));
+      return Object.assign(worker, {
+        async start() {
+          await runtime.ready();
+          await start();
+        },
+      });
+    },
+    async status(statusOptions = {}) {
+      await runtime.ready();
+      const [counts, workerRows, scheduler] = await Promise.all([
+        queries.countByQueueAndStatus(database.db, statusOptions.owner),
+        queries.listWorkers(database.db),
+        readSchedulerStatus(database.db, clock.now()),
+      ]);
+      return { counts, workers: workerRows.map(toWorker), scheduler };
+    },
+    async sweep() {
+      await runtime.ready();
+      return sweep(runtime);
+    },
+    async migrate() {
+      migrated = undefined;
+      await runtime.ready();
+    },
+    async close() {
+      if (closed) return;
+      await Promise.all([...workers].map((w) => w.stop()));
+      closed = true;
+      await engine.close();
+      await database.close();
+    },
+  };
+}
+
+function compileSettings(options: TaskledgerOptions): Settings {
+  const lead = options.reservationLeadSeconds ?? 30;
+  if (typeof lead !== "number" || !Number.isFinite(lead) || lead < 0) {
+    throw invalid("reservationLeadSeconds", "must be a non-negative number of seconds");
+  }
+  const leaseMs = options.leaseMs ?? 30_000;
+  assertPositiveInt(leaseMs, "leaseMs");
+  const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3));
+  assertPositiveInt(heartbeatMs, "heartbeatMs");
+  if (heartbeatMs >= leaseMs) throw invalid("heartbeatMs", "must be shorter than leaseMs");
+  const sweepIntervalMs = options.sweepIntervalMs ?? Math.max(1, Math.floor(leaseMs / 2));
+  assertPositiveInt(sweepIntervalMs, "sweepIntervalMs");
+  const pollIntervalMs = options.pollIntervalMs ?? 1_000;
+  assertPositiveInt(pollIntervalMs, "pollIntervalMs");
+  const shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
+  if (!Number.isInteger(shutdownGraceMs) || shutdownGraceMs < 0) throw invalid("shutdownGraceMs", "must be a non-negative integer");
+  let queues: string[] | undefined;
+  if (options.queues !== undefined) {
+    if (!Array.isArray(options.queues) || options.queues.length === 0) throw invalid("queues", "must be a non-empty array of names");
+    options.queues.forEach((q, i) => assertQueueName(q, `queues[${i}]`));
+    queues = [...options.queues];
+  }
+  return Object.freeze({
+    reservationLeadSeconds: lead,
+    queues,
+    leaseMs,
+    heartbeatMs,
+    sweepIntervalMs,
+    pollIntervalMs,
+    shutdownGraceMs,
+  });
+}

@@ -1,0 +1,304 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { tableCounts, tempDir } from "../helpers/index.js";
+import { json, REPO, type RunOptions, run } from "./cli.js";
+
+/** The commands that read and write the ledger, run as processes on the bundled example's tasks. */
+let dir: string;
+let file: string;
+let opts: RunOptions;
+
+beforeEach(() => {
+  dir = tempDir("tl-cli-");
+  file = join(dir, "ledger.db");
+  opts = { cwd: dir, database: `sqlite:${file}` };
+});
+
+const cli = (...args: string[]) => run(args, opts);
+
+async function enqueueWords(description: string, text = "a b c"): Promise<number> {
+  const result = await cli(
+    "enqueue",
+    "count_words",
+    "--description",
+    description,
+    "--payload",
+    JSON.stringify(text),
+    "--json",
+  );
+  expect(result.code, result.stderr).toBe(0);
+  return json(result).id;
+}
+
+/** An error is one line on stderr and nothing on stdout. */
+function expectOneErrorLine(result: { stdout: string; stderr: string }, ...parts: string[]): void {
+  expect(result.stdout).toBe("");
+  const lines = result.stderr.trimEnd().split("\n");
+  expect(lines, result.stderr).toHaveLength(1);
+  for (const part of parts) expect(lines[0]).toContain(part);
+}
+
+describe("migrate", () => {
+  it("creates the ledger's tables, empty", async () => {
+    const result = await cli("migrate");
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`Ledger ready: ${file}`);
+    expect(tableCounts(file)).toMatchObject({ tasks: 0, notifications: 0, workers: 0, queue_jobs: 0 });
+
+    const again = await cli("migrate", "--json");
+    expect(again.code, again.stderr).toBe(0);
+    expect(json(again)).toEqual({ ok: true, database: file });
+  });
+
+  it("uses taskledger.db in the working directory when no database is named", async () => {
+    const result = await run(["migrate"], { cwd: dir, database: null });
+    expect(result.code, result.stderr).toBe(0);
+    expect(existsSync(join(dir, "taskledger.db"))).toBe(true);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("takes --database over TASKLEDGER_DATABASE_URL", async () => {
+    const other = join(dir, "other.db");
+    const result = await cli("migrate", "--database", `sqlite:${other}`);
+    expect(result.code, result.stderr).toBe(0);
+    expect(existsSync(other)).toBe(true);
+    expect(existsSync(file)).toBe(false);
+  });
+});
+
+describe("enqueue", () => {
+  it("records and queues a task, in text and as JSON", async () => {
+    const text = await cli("enqueue", "count_words", "--description", "count a b c", "--payload", '"a b c"');
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stderr).toBe("");
+    expect(text.stdout.trim()).toBe("Queued task #1 count_words (queue default)");
+
+    const asJson = await cli(
+      "enqueue",
+      "count_words",
+      "--description",
+      "as json",
+      "--payload",
+      '"a b c"',
+      "--owner",
+      "alice",
+      "--json",
+    );
+    expect(asJson.code, asJson.stderr).toBe(0);
+    expect(json(asJson)).toMatchObject({
+      id: 2,
+      name: "count_words",
+      description: "as json",
+      owner: "alice",
+      queue: "default",
+      status: "queued",
+      failed: false,
+      progress: 0,
+      payload: "a b c",
+      result: null,
+      reservedAt: null,
+    });
+    expect(tableCounts(file)).toMatchObject({ tasks: 2, queue_jobs: 2 });
+  });
+
+  it("reserves the task with --at", async () => {
+    const at = new Date(Date.now() + 3_600_000);
+    at.setMilliseconds(0);
+    const text = await cli("enqueue", "count_words", "--description", "later", "--at", at.toISOString());
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^Reserved task #1 count_words for \S+ \S+ \(queue [\w-]+\)$/m);
+
+    const asJson = await cli(
+      "enqueue",
+      "count_words",
+      "--description",
+      "later too",
+      "--at",
+      at.toISOString(),
+      "--json",
+    );
+    expect(asJson.code, asJson.stderr).toBe(0);
+    expect(json(asJson)).toMatchObject({ id: 2, status: "reserved", reservedAt: at.toISOString() });
+
+    const reserved = json(await cli("tasks", "list", "--status", "reserved", "--json"));
+    expect(reserved.tasks.map((t: { id: number }) => t.id)).toEqual([2, 1]);
+  });
+});
+
+describe("tasks", () => {
+  it("lists newest first, as a table and as JSON pages with nextCursor", async () => {
+    for (const n of [1, 2, 3]) await enqueueWords(`words ${n}`);
+
+    const table = await cli("tasks", "list");
+    expect(table.code, table.stderr).toBe(0);
+    const lines = table.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+STATUS\s+PROGRESS\s+OWNER\s+QUEUE\s+DESCRIPTION\s+AT$/);
+    expect(lines.slice(1).map((line) => line.split(/\s+/).slice(0, 3))).toEqual([
+      ["3", "count_words", "queued"],
+      ["2", "count_words", "queued"],
+      ["1", "count_words", "queued"],
+    ]);
+
+    const first = json(await cli("tasks", "list", "--limit", "2", "--json"));
+    expect(first.tasks.map((t: { id: number }) => t.id)).toEqual([3, 2]);
+    expect(first.nextCursor).toBe(2);
+    const second = json(
+      await cli("tasks", "list", "--limit", "2", "--cursor", String(first.nextCursor), "--json"),
+    );
+    expect(second.tasks.map((t: { id: number }) => t.id)).toEqual([1]);
+    expect(second.nextCursor).toBeNull();
+  });
+
+  it("filters by --status, and refuses an unknown status naming the field", async () => {
+    const kept = await enqueueWords("kept");
+    const dropped = await enqueueWords("dropped");
+    expect((await cli("tasks", "cancel", String(dropped))).code).toBe(0);
+
+    const canceled = json(await cli("tasks", "list", "--status", "canceled", "--json"));
+    expect(canceled.tasks.map((t: { id: number }) => t.id)).toEqual([dropped]);
+    const both = json(await cli("tasks", "list", "--status", "queued,canceled", "--json"));
+    expect(both.tasks.map((t: { id: number }) => t.id)).toEqual([dropped, kept]);
+
+    const bad = await cli("tasks", "list", "--status", "bogus");
+    expect(bad.code).toBe(1);
+    expectOneErrorLine(bad, "status", '"bogus"');
+    const badJson = await cli("tasks", "list", "--status", "bogus", "--json");
+    expect(badJson.code).toBe(1);
+    expect(json(badJson).error).toMatchObject({ code: "invalid_input", field: "status" });
+
+    const badCursor = await cli("tasks", "list", "--cursor", "abc");
+    expect(badCursor.code).toBe(1);
+    expectOneErrorLine(badCursor, "cursor", "abc");
+  });
+
+  it("shows one task, as text and as JSON", async () => {
+    const id = await enqueueWords("show me", "to be or not");
+
+    const text = await cli("tasks", "show", String(id));
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^id\s+1$/m);
+    expect(text.stdout).toMatch(/^description\s+show me$/m);
+    expect(text.stdout).toMatch(/^status\s+queued$/m);
+    expect(text.stdout).toMatch(/^payload\s+"to be or not"$/m);
+
+    const asJson = json(await cli("tasks", "show", String(id), "--json"));
+    expect(asJson).toMatchObject({
+      id,
+      name: "count_words",
+      description: "show me",
+      status: "queued",
+      payload: "to be or not",
+    });
+
+    const missing = await cli("tasks", "show", "99");
+    expect(missing.code).toBe(1);
+    expectOneErrorLine(missing, "no task 99");
+    const notAnId = await cli("tasks", "show", "abc");
+    expect(notAnId.code).toBe(1);
+    expectOneErrorLine(notAnId, "id", "abc");
+  });
+
+  it("cancels a queued task; a second cancel is refused with the reason", async () => {
+    const id = await enqueueWords("cancel me");
+    const canceled = await cli("tasks", "cancel", String(id));
+    expect(canceled.code, canceled.stderr).toBe(0);
+    expect(canceled.stdout.trim()).toBe(`Task #${id} count_words canceled.`);
+    expect(json(await cli("tasks", "show", String(id), "--json")).status).toBe("canceled");
+
+    const again = await cli("tasks", "cancel", String(id));
+    expect(again.code).toBe(1);
+    expectOneErrorLine(again, `task ${id} is already canceled`);
+    const againJson = await cli("tasks", "cancel", String(id), "--json");
+    expect(againJson.code).toBe(1);
+    expect(json(againJson)).toMatchObject({
+      ok: false,
+      reason: `task ${id} is already canceled`,
+      task: { status: "canceled" },
+    });
+  });
+});
+
+describe("status", () => {
+  it("prints the counts per queue and status, and the live workers", async () => {
+    await enqueueWords("one");
+    await enqueueWords("two");
+
+    const text = await cli("status");
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`ledger ${file}`);
+    expect(text.stdout).toMatch(/^default\s+queued\s+2$/m);
+    expect(text.stdout).toContain("No workers running.");
+
+    const asJson = json(await cli("status", "--json"));
+    expect(asJson).toMatchObject({
+      database: file,
+      counts: [{ queue: "default", status: "queued", count: 2 }],
+      workers: [],
+    });
+  });
+
+  it("says so when the ledger is empty", async () => {
+    const text = await cli("status");
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain("No tasks yet.");
+  });
+});
+
+describe("usage and errors", () => {
+  it("prints help and the version", async () => {
+    const help = await cli("--help");
+    expect(help.code).toBe(0);
+    for (const name of ["start", "worker", "migrate", "enqueue", "tasks", "status"]) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${name}\\s`, "m"));
+    }
+    const enqueueHelp = await cli("enqueue", "--help");
+    expect(enqueueHelp.code).toBe(0);
+    expect(enqueueHelp.stdout).toMatch(/^Usage: taskledger enqueue <task>/);
+
+    const version = await cli("--version");
+    expect(version.code).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
+    expect(version.stdout.trim()).toBe(pkg.version);
+  });
+
+  it.each([
+    { args: [], says: "Usage: taskledger <command>" },
+    { args: ["frobnicate"], says: 'unknown command "frobnicate"' },
+    { args: ["enqueue", "count_words", "--bogus"], says: "--bogus" },
+    { args: ["enqueue"], says: "name the task to enqueue" },
+    { args: ["enqueue", "count_words", "extra", "--description", "x"], says: 'unexpected argument "extra"' },
+    { args: ["tasks", "frob"], says: 'unknown subcommand "frob"' },
+    { args: ["tasks", "show"], says: "give a task id" },
+  ])("exits 2 on a usage error: $args", async ({ args, says }) => {
+    const result = await cli(...args);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain(says);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("refuses bad input naming the field, exit 1, and writes nothing", async () => {
+    await enqueueWords("the only task");
+    const before = tableCounts(file);
+    const past = new Date(Date.now() - 60_000).toISOString();
+    const cases: { args: string[]; field: string }[] = [
+      { args: ["enqueue", "no_such_task", "--description", "x"], field: "task" },
+      { args: ["enqueue", "count_words", "--payload", '"a"'], field: "description" },
+      { args: ["enqueue", "count_words", "--description", "x", "--payload", "{not json"], field: "payload" },
+      { args: ["enqueue", "count_words", "--description", "x", "--at", past], field: "at" },
+      { args: ["enqueue", "count_words", "--description", "x", "--at", "next tuesday"], field: "at" },
+      { args: ["enqueue", "count_words", "--description", "x", "--timeout", "soon"], field: "timeout" },
+      { args: ["tasks", "list", "--limit", "0"], field: "limit" },
+    ];
+    for (const { args, field } of cases) {
+      const text = await cli(...args);
+      expect(text.code, args.join(" ")).toBe(1);
+      expectOneErrorLine(text, "taskledger: error:", `${field}:`);
+      const asJson = await cli(...args, "--json");
+      expect(asJson.code, args.join(" ")).toBe(1);
+      expect(json(asJson).error, args.join(" ")).toMatchObject({ field });
+    }
+    expect(tableCounts(file)).toEqual(before);
+  });
+});

@@ -1,0 +1,182 @@
+import BetterSqlite3 from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { defineTask, TaskledgerError } from "../../src/index.js";
+import { tableCounts } from "../helpers/index.js";
+import { openLedger } from "./fixture.js";
+
+const mail = defineTask({
+  name: "send_async_mail",
+  timeout: 30_000,
+  retry: { max: 2, delay: 1_000 },
+  run: async () => "sent",
+});
+const other = defineTask({ name: "count_words", run: async () => 0 });
+
+function rawTask(file: string, id: number): Record<string, unknown> {
+  const db = new BetterSqlite3(file, { readonly: true });
+  try {
+    return db.prepare("select * from tasks where id = ?").get(id) as Record<string, unknown>;
+  } finally {
+    db.close();
+  }
+}
+
+function rawQueueJob(file: string, id: number): Record<string, unknown> | undefined {
+  const db = new BetterSqlite3(file, { readonly: true });
+  try {
+    return db.prepare("select * from queue_jobs where id = ?").get(id) as Record<string, unknown> | undefined;
+  } finally {
+    db.close();
+  }
+}
+
+describe("enqueue", () => {
+  it("writes the row with owner, queue, priority, timeout and retry, and its queue entry", async () => {
+    const { tl, file } = openLedger({ tasks: [mail, other] });
+    const task = await tl.tasks.enqueue(
+      mail,
+      { to: "a@example.com" },
+      {
+        description: "welcome mail",
+        owner: "alice",
+        queue: "mail",
+        priority: 7,
+        timeout: 12_345,
+        retry: { max: 4, delay: 250, backoff: "exponential" },
+      },
+    );
+    expect(task).toMatchObject({
+      name: "send_async_mail",
+      description: "welcome mail",
+      owner: "alice",
+      queue: "mail",
+      priority: 7,
+      status: "queued",
+      failed: false,
+      progress: 0,
+      payload: { to: "a@example.com" },
+      attempts: 0,
+      maxAttempts: 5,
+      timeoutMs: 12_345,
+      reservedAt: null,
+    });
+    const row = rawTask(file, task.id);
+    expect(row).toMatchObject({
+      owner: "alice",
+      queue: "mail",
+      priority: 7,
+      timeout_ms: 12_345,
+      max_attempts: 5,
+      status: "queued",
+    });
+    expect(JSON.parse(row.retry as string)).toMatchObject({ max: 4, delay: 250, backoff: "exponential" });
+    expect(JSON.parse(row.payload as string)).toEqual({ to: "a@example.com" });
+    expect(rawQueueJob(file, task.id)).toMatchObject({ queue: "mail", priority: 7, lease_owner: null });
+    expect(await tl.tasks.get(task.id)).toEqual(task);
+  });
+
+  it("takes the definition's timeout, retry and queue when the options do not say", async () => {
+    const routed = defineTask({
+      name: "routed",
+      queue: "reports",
+      timeout: 5_000,
+      retry: 1,
+      run: async () => null,
+    });
+    const { tl, file } = openLedger({ tasks: [mail, routed] });
+    const a = await tl.tasks.enqueue(mail, null, { description: "defaults" });
+    const b = await tl.tasks.enqueue("routed", null, { description: "by name" });
+    expect(a).toMatchObject({
+      queue: "default",
+      priority: 0,
+      owner: null,
+      timeoutMs: 30_000,
+      maxAttempts: 3,
+    });
+    expect(b).toMatchObject({ queue: "reports", timeoutMs: 5_000, maxAttempts: 2 });
+    expect(JSON.parse(rawTask(file, a.id).retry as string)).toMatchObject({ max: 2, delay: 1_000 });
+  });
+
+  it.each([
+    ["missing", {}],
+    ["empty", { description: "" }],
+    ["whitespace", { description: "  \t\n " }],
+    ["not a string", { description: 42 }],
+    ["no options at all", undefined],
+  ])("requires a description (%s)", async (_label, options) => {
+    const { tl, file } = openLedger({ tasks: [mail] });
+    await tl.migrate();
+    const before = tableCounts(file);
+    const error = await tl.tasks.enqueue(mail, null, options as never).catch((e) => e);
+    expect(error).toBeInstanceOf(TaskledgerError);
+    expect(error).toMatchObject({ code: "invalid_input", field: "description" });
+    expect(error.message).toMatch(/^description: /);
+    expect(tableCounts(file)).toEqual(before);
+  });
+});
+
+describe("enqueueMany", () => {
+  it("writes every item in one go", async () => {
+    const { tl, file } = openLedger({ tasks: [mail, other] });
+    const created = await tl.tasks.enqueueMany([
+      { task: mail, payload: { n: 1 }, options: { description: "one", owner: "alice" } },
+      { task: "count_words", payload: "https://example.com", options: { description: "two", queue: "high" } },
+      { task: mail, payload: { n: 3 }, options: { description: "three", priority: 2 } },
+    ]);
+    expect(created.map((t) => [t.name, t.description, t.queue, t.status])).toEqual([
+      ["send_async_mail", "one", "default", "queued"],
+      ["count_words", "two", "high", "queued"],
+      ["send_async_mail", "three", "default", "queued"],
+    ]);
+    expect(new Set(created.map((t) => t.id)).size).toBe(3);
+    expect(tableCounts(file)).toMatchObject({ tasks: 3, queue_jobs: 3 });
+    expect(await tl.tasks.enqueueMany([])).toEqual([]);
+  });
+
+  it.each([
+    [
+      "a BigInt payload",
+      { task: mail, payload: { big: 1n }, options: { description: "bad" } },
+      "items[3].payload.big",
+      "invalid_input",
+    ],
+    [
+      "a missing description",
+      { task: mail, payload: null, options: { description: " " } },
+      "items[3].description",
+      "invalid_input",
+    ],
+    [
+      "an unknown task",
+      { task: "nope", payload: null, options: { description: "x" } },
+      "items[3].task",
+      "unknown_task",
+    ],
+    [
+      "a bad timeout",
+      { task: mail, payload: null, options: { description: "x", timeout: -1 } },
+      "items[3].timeout",
+      "invalid_input",
+    ],
+  ])("writes nothing when item 3 has %s, naming items[3]", async (_label, bad, field, code) => {
+    const { tl, file } = openLedger({ tasks: [mail] });
+    await tl.tasks.enqueue(mail, null, { description: "already there" });
+    const before = tableCounts(file);
+    const good = (n: number) => ({ task: mail, payload: { n }, options: { description: `item ${n}` } });
+    const error = await tl.tasks
+      .enqueueMany([good(0), good(1), good(2), bad as never, good(4)])
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(TaskledgerError);
+    expect(error).toMatchObject({ code, field });
+    expect(error.message).toMatch(/^items\[3\]\./);
+    expect(tableCounts(file)).toEqual(before);
+  });
+
+  it("refuses a non-array", async () => {
+    const { tl } = openLedger({ tasks: [mail] });
+    await expect(tl.tasks.enqueueMany("nope" as never)).rejects.toMatchObject({
+      code: "invalid_input",
+      field: "items",
+    });
+  });
+});
