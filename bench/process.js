@@ -118,7 +118,8 @@ emit("embedded.process.tasks_per_s", one.perSecond, "tasks/s", {
 const at = (runs) => one.rss.filter((s) => s.runs >= runs).at(0)?.mb ?? Number.NaN;
 const half = at(TASKS / 2);
 const end = one.rss.at(-1).mb;
-for (const sample of one.rss) say(`rss after ${sample.runs} tasks: ${round(sample.mb, 1)} MB`);
+for (const sample of one.rss)
+  say(`rss after ${sample.runs} tasks: ${round(sample.mb, 1)} MB (js heap ${round(sample.heapMb, 1)} MB)`);
 emit("embedded.worker.rss_mb", end, "MB", {
   tasks: TASKS,
   at_half_mb: round(half, 1),

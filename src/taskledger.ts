@@ -1,8 +1,8 @@
-import { type Clock, systemClock } from "./core/clock.js";
+import { NotificationService, TaskService } from "./client/task-service.js";
 import { assertPositiveInt } from "./core/backoff.js";
+import { type Clock, systemClock } from "./core/clock.js";
 import { invalid, TaskledgerError } from "./core/errors.js";
 import type { WorkerInfo } from "./core/types.js";
-import { NotificationService, TaskService } from "./client/task-service.js";
 import type { Engine } from "./engine/contract.js";
 import { createEmbeddedEngine } from "./engines/embedded/engine.js";
 import { type Database, DEFAULT_DATABASE_URL, openDatabase } from "./ledger/database.js";
@@ -10,7 +10,7 @@ import type { Db } from "./ledger/ledger.js";
 import { ledgerMigrations, runMigrations } from "./ledger/migrations.js";
 import * as queries from "./ledger/queries.js";
 import { toWorker } from "./ledger/rows.js";
-import { sweep, type SweepReport } from "./maintenance/sweeper.js";
+import { type SweepReport, sweep } from "./maintenance/sweeper.js";
 import { NotificationBus, type Runtime, type Settings } from "./runtime.js";
 import { prepareEntries } from "./scheduler/entry.js";
 import { createScheduler } from "./scheduler/scheduler.js";
@@ -147,7 +147,9 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
     engine,
     runtime,
     createWorker(workerOptions) {
-      const extensions = workerOptions?.withScheduler ? [createScheduler(runtime, schedules, { declared: options.schedules })] : [];
+      const extensions = workerOptions?.withScheduler
+        ? [createScheduler(runtime, schedules, { declared: options.schedules })]
+        : [];
       const worker = createWorker(runtime, workerOptions, extensions);
       const start = worker.start.bind(worker);
       workers.add(worker);
@@ -201,11 +203,15 @@ function compileSettings(options: TaskledgerOptions): Settings {
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   assertPositiveInt(pollIntervalMs, "pollIntervalMs");
   const shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
-  if (!Number.isInteger(shutdownGraceMs) || shutdownGraceMs < 0) throw invalid("shutdownGraceMs", "must be a non-negative integer");
+  if (!Number.isInteger(shutdownGraceMs) || shutdownGraceMs < 0)
+    throw invalid("shutdownGraceMs", "must be a non-negative integer");
   let queues: string[] | undefined;
   if (options.queues !== undefined) {
-    if (!Array.isArray(options.queues) || options.queues.length === 0) throw invalid("queues", "must be a non-empty array of names");
-    options.queues.forEach((q, i) => assertQueueName(q, `queues[${i}]`));
+    if (!Array.isArray(options.queues) || options.queues.length === 0)
+      throw invalid("queues", "must be a non-empty array of names");
+    options.queues.forEach((q, i) => {
+      assertQueueName(q, `queues[${i}]`);
+    });
     queues = [...options.queues];
   }
   return Object.freeze({

@@ -20,7 +20,7 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: NonNullable<ParseArgsConfig["options"]>;
-  run(ctx: CommandContext): Promise<number | void>;
+  run(ctx: CommandContext): Promise<number | undefined>;
 }
 
 /** A usage error: printed with the command's usage, exit code 2. */

@@ -46,7 +46,8 @@ export async function loadConfig(explicit: string | undefined, cwd = process.cwd
   let path: string | undefined;
   if (named) {
     path = resolve(cwd, named);
-    if (!existsSync(path)) throw new TaskledgerError("invalid_input", `config: no such file ${path}`, { field: "config" });
+    if (!existsSync(path))
+      throw new TaskledgerError("invalid_input", `config: no such file ${path}`, { field: "config" });
   } else {
     path = CANDIDATES.map((name) => resolve(cwd, name)).find((candidate) => existsSync(candidate));
   }
@@ -63,7 +64,9 @@ export async function loadConfig(explicit: string | undefined, cwd = process.cwd
   }
   const config = module.default;
   if (typeof config !== "object" || config === null || !Array.isArray((config as TaskledgerConfig).tasks)) {
-    throw new TaskledgerError("invalid_input", `config: ${path} must export default { tasks: [...] }`, { field: "config" });
+    throw new TaskledgerError("invalid_input", `config: ${path} must export default { tasks: [...] }`, {
+      field: "config",
+    });
   }
   return { config: config as TaskledgerConfig, path, isExample };
 }

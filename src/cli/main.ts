@@ -16,7 +16,9 @@ const GLOBAL_OPTIONS = {
 } as const;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -56,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     out.error(`taskledger: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
       args: rest,
@@ -81,7 +83,8 @@ export async function main(argv: string[]): Promise<number> {
       if (instance) return instance;
       const loaded = await loadConfig(parsed.values.config as string | undefined);
       const { database, ...options } = loaded.config;
-      const url = (parsed.values.database as string | undefined) ?? process.env.TASKLEDGER_DATABASE_URL ?? database;
+      const url =
+        (parsed.values.database as string | undefined) ?? process.env.TASKLEDGER_DATABASE_URL ?? database;
       const tl = createTaskledger({ ...options, database: url });
       await tl.migrate();
       instance = { tl, loaded };
@@ -95,8 +98,11 @@ export async function main(argv: string[]): Promise<number> {
       out.error(`taskledger ${name}: ${error.message}\n\n${command.usage}`);
       return 2;
     }
-    const message = isTaskledgerError(error) ? error.message : (error as Error)?.message ?? String(error);
-    if (out.json) process.stdout.write(`${JSON.stringify({ error: { code: isTaskledgerError(error) ? error.code : "error", message, field: isTaskledgerError(error) ? error.field : undefined } })}\n`);
+    const message = isTaskledgerError(error) ? error.message : ((error as Error)?.message ?? String(error));
+    if (out.json)
+      process.stdout.write(
+        `${JSON.stringify({ error: { code: isTaskledgerError(error) ? error.code : "error", message, field: isTaskledgerError(error) ? error.field : undefined } })}\n`,
+      );
     out.error(`${color.red("taskledger: error:")} ${message}`);
     if (process.env.TASKLEDGER_DEBUG) console.error(error);
     return 1;

@@ -22,7 +22,14 @@ export function createOutput(json: boolean, stdout = process.stdout, stderr = pr
 
 const useColor = () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const paint = (code: number) => (text: string) => (useColor() ? `\u001b[${code}m${text}\u001b[0m` : text);
-export const color = { red: paint(31), green: paint(32), yellow: paint(33), blue: paint(34), dim: paint(2), bold: paint(1) };
+export const color = {
+  red: paint(31),
+  green: paint(32),
+  yellow: paint(33),
+  blue: paint(34),
+  dim: paint(2),
+  bold: paint(1),
+};
 
 export function statusLabel(task: Pick<Task, "status" | "failed">): string {
   if (task.status === "finished") return task.failed ? color.red("failed") : color.green("finished");
@@ -38,16 +45,25 @@ export function progressBar(progress: number, width = 20): string {
 
 /** A plain table: columns sized to content, ANSI codes ignored when measuring. */
 export function table(headers: string[], rows: string[][]): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes start with ESC
   const strip = (s: string) => s.replace(/\u001b\[\d+m/g, "");
-  const widths = headers.map((h, i) => Math.max(strip(h).length, ...rows.map((r) => strip(r[i] ?? "").length)));
+  const widths = headers.map((h, i) =>
+    Math.max(strip(h).length, ...rows.map((r) => strip(r[i] ?? "").length)),
+  );
   const fmt = (cells: string[]) =>
-    cells.map((c, i) => c + " ".repeat(Math.max(0, widths[i]! - strip(c).length))).join("  ").trimEnd();
+    cells
+      .map((c, i) => c + " ".repeat(Math.max(0, widths[i]! - strip(c).length)))
+      .join("  ")
+      .trimEnd();
   return [color.bold(fmt(headers)), ...rows.map(fmt)].join("\n");
 }
 
 export function formatTime(date: Date | null): string {
   if (!date) return "-";
-  return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  return date
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, "Z");
 }
 
 export function truncate(text: string, max: number): string {

@@ -67,7 +67,10 @@ export function untilSignal(out: Output, services: readonly Service[]): Promise<
         process.exit(1);
       }
       stopping = true;
-      if (!out.json) out.line(`${signal}: shutting down (running tasks get their grace period; ${signal} again to force)…`);
+      if (!out.json)
+        out.line(
+          `${signal}: shutting down (running tasks get their grace period; ${signal} again to force)…`,
+        );
       void (async () => {
         for (const service of [...services].reverse()) {
           try {

@@ -1,7 +1,7 @@
 import { invalid, TaskledgerError } from "../core/errors.js";
 import type { CancelResult, Notification, Task } from "../core/types.js";
-import * as ledger from "../ledger/ledger.js";
 import type { NewTask } from "../ledger/ledger.js";
+import * as ledger from "../ledger/ledger.js";
 import * as queries from "../ledger/queries.js";
 import { toNotification, toTask } from "../ledger/rows.js";
 import type { NotificationRow, TaskRow } from "../ledger/schema.js";
@@ -62,7 +62,11 @@ export class TaskService {
    * const task = await tl.tasks.enqueue(countWords, "https://example.com", { description: "count words", owner: "alice" });
    * ```
    */
-  async enqueue<T extends TaskDefinition>(task: TaskRef<T>, payload: PayloadOf<T>, options: EnqueueOptions): Promise<Task<PayloadOf<T>>> {
+  async enqueue<T extends TaskDefinition>(
+    task: TaskRef<T>,
+    payload: PayloadOf<T>,
+    options: EnqueueOptions,
+  ): Promise<Task<PayloadOf<T>>> {
     const [created] = await this.enqueueMany([{ task, payload, options }]);
     return created as Task<PayloadOf<T>>;
   }
@@ -74,7 +78,15 @@ export class TaskService {
     const rows = items.map((item, index) => {
       try {
         const definition = this.#rt.registry.resolve(item.task);
-        return prepareTask(definition, item.payload, item.options, this.#rt.settings, "queued", null, "default");
+        return prepareTask(
+          definition,
+          item.payload,
+          item.options,
+          this.#rt.settings,
+          "queued",
+          null,
+          "default",
+        );
       } catch (error) {
         throw items.length === 1 ? error : prefixField(error, `items[${index}].`);
       }
@@ -149,7 +161,9 @@ export class TaskService {
     const row = prepareTask(definition, payload, options, this.#rt.settings, "reserved", runAt, defaultQueue);
     const { created, notifications } = await this.#rt.transaction(async (tx) => {
       const [inserted] = await ledger.insertTasks(tx, [row], now);
-      await this.#rt.engine.push(tx, [{ id: inserted!.id, queue: inserted!.queue, priority: inserted!.priority, runAt }]);
+      await this.#rt.engine.push(tx, [
+        { id: inserted!.id, queue: inserted!.queue, priority: inserted!.priority, runAt },
+      ]);
       const notifications = await ledger.insertNotifications(
         tx,
         [
@@ -189,10 +203,16 @@ export class TaskService {
     const now = this.#rt.clock.now();
     const outcome = await this.#rt.transaction(async (tx) => {
       const row = await queries.getTask(tx, id);
-      if (!row || !ownedBy(row, scope)) throw new TaskledgerError("not_found", `id: no task ${id}`, { field: "id" });
+      if (!row || !ownedBy(row, scope))
+        throw new TaskledgerError("not_found", `id: no task ${id}`, { field: "id" });
       const status = row.status as Task["status"];
       if (!allowed.includes(status)) {
-        return { ok: false as const, reason: refusal(row, allowed), row, notifications: [] as NotificationRow[] };
+        return {
+          ok: false as const,
+          reason: refusal(row, allowed),
+          row,
+          notifications: [] as NotificationRow[],
+        };
       }
       if (status === "running") {
         const updated = await ledger.requestCancel(tx, id, now);
@@ -263,7 +283,9 @@ export class NotificationService {
   async after(owner: string | null | undefined, after = 0, limit = 100): Promise<Notification[]> {
     await this.#rt.ready();
     if (!Number.isInteger(after) || after < 0) throw invalid("after", "must be a non-negative integer");
-    return (await queries.notificationsAfter(this.#rt.db, owner, after, clampLimit(limit, 100))).map(toNotification);
+    return (await queries.notificationsAfter(this.#rt.db, owner, after, clampLimit(limit, 100))).map(
+      toNotification,
+    );
   }
 
   /** The newest `limit` notifications of an owner, newest first. */
@@ -289,7 +311,8 @@ function ownedBy(row: TaskRow, scope: OwnerScope): boolean {
 }
 
 function refusal(row: TaskRow, allowed: readonly string[]): string {
-  if (row.status === "finished") return `task ${row.id} has already finished${row.failed ? " (failed)" : ""}; it cannot be canceled`;
+  if (row.status === "finished")
+    return `task ${row.id} has already finished${row.failed ? " (failed)" : ""}; it cannot be canceled`;
   if (row.status === "canceled") return `task ${row.id} is already canceled`;
   return `task ${row.id} is ${row.status}; only ${allowed.join(" or ")} tasks can be canceled this way`;
 }

@@ -1,10 +1,17 @@
-import { assertCount, assertPositiveInt, describe, normalizeRetry, type RetryOption } from "../core/backoff.js";
+import {
+  assertCount,
+  assertPositiveInt,
+  describe,
+  normalizeRetry,
+  type RetryOption,
+  type RetryPolicy,
+} from "../core/backoff.js";
 import { invalid } from "../core/errors.js";
 import { encodeJson } from "../core/json.js";
-import type { TaskDefinition } from "../tasks/define.js";
-import { assertQueueName } from "../tasks/define.js";
 import type { NewTask } from "../ledger/ledger.js";
 import type { Settings } from "../runtime.js";
+import type { TaskDefinition } from "../tasks/define.js";
+import { assertQueueName } from "../tasks/define.js";
 
 export interface EnqueueOptions {
   /** Required: what this task is, for people reading the ledger. */
@@ -23,6 +30,22 @@ export interface EnqueueOptions {
 const MAX_DESCRIPTION = 1_000;
 const MAX_OWNER = 255;
 
+/** The stored form of a retry policy; policies are frozen and usually shared, so their text is kept. */
+const retryTexts = new WeakMap<object, string>();
+function retryText(retry: RetryPolicy): string {
+  let text = retryTexts.get(retry);
+  if (text === undefined) {
+    text = JSON.stringify({
+      delay: retry.delay,
+      backoff: retry.backoff ?? "fixed",
+      maxDelay: retry.maxDelay,
+      max: retry.max,
+    });
+    if (Object.isFrozen(retry)) retryTexts.set(retry, text);
+  }
+  return text;
+}
+
 /** Check everything about one new task before anything is written; returns the row to insert. */
 export function prepareTask(
   definition: TaskDefinition,
@@ -40,7 +63,8 @@ export function prepareTask(
   if (typeof description !== "string" || description.trim() === "") {
     throw invalid("description", "is required to start a background task");
   }
-  if (description.length > MAX_DESCRIPTION) throw invalid("description", `must be at most ${MAX_DESCRIPTION} characters`);
+  if (description.length > MAX_DESCRIPTION)
+    throw invalid("description", `must be at most ${MAX_DESCRIPTION} characters`);
   const owner = options.owner ?? null;
   if (owner !== null && (typeof owner !== "string" || owner === "" || owner.length > MAX_OWNER)) {
     throw invalid("owner", `must be a non-empty string of at most ${MAX_OWNER} characters`);
@@ -67,7 +91,7 @@ export function prepareTask(
     status,
     payload: encodeJson(payload, "payload"),
     maxAttempts: retry.max + 1,
-    retry: JSON.stringify({ delay: retry.delay, backoff: retry.backoff ?? "fixed", maxDelay: retry.maxDelay, max: retry.max }),
+    retry: retryText(retry),
     timeoutMs: timeout,
     reservedAt,
   };
@@ -87,7 +111,10 @@ export function parseReservationTime(at: unknown, now: number, settings: Setting
   if (time <= now) throw invalid(field, `is in the past (${new Date(time).toISOString()})`);
   const lead = settings.reservationLeadSeconds;
   if (time - now < lead * 1000) {
-    throw invalid(field, `must be at least ${lead} seconds from now (a reservation within ${lead} s is not allowed)`);
+    throw invalid(
+      field,
+      `must be at least ${lead} seconds from now (a reservation within ${lead} s is not allowed)`,
+    );
   }
   return time;
 }

@@ -15,13 +15,18 @@ export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ max: 3, delay: 5_000, 
 
 export type RetryOption = number | RetryPolicy;
 
-export function normalizeRetry(value: RetryOption | undefined, field: string, fallback: RetryPolicy): RetryPolicy {
+export function normalizeRetry(
+  value: RetryOption | undefined,
+  field: string,
+  fallback: RetryPolicy,
+): RetryPolicy {
   if (value === undefined) return fallback;
   if (typeof value === "number") {
     assertCount(value, field);
     return { ...fallback, max: value };
   }
-  if (typeof value !== "object" || value === null) throw invalid(field, "must be a retry count or { max, delay }");
+  if (typeof value !== "object" || value === null)
+    throw invalid(field, "must be a retry count or { max, delay }");
   assertCount(value.max, `${field}.max`);
   if (value.delay !== undefined) assertCount(value.delay, `${field}.delay`);
   if (value.backoff !== undefined && value.backoff !== "fixed" && value.backoff !== "exponential") {

@@ -9,8 +9,50 @@ import { invalid } from "./errors.js";
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export function encodeJson(value: unknown, field: string): string {
-  assertJson(value, field, new Set());
+  // The common case (plain data) is checked without building paths; only a value that fails is
+  // walked again to name the offending path.
+  if (!isPlainJson(value, 0, undefined)) assertJson(value, field, new Set());
   return JSON.stringify(value ?? null);
+}
+
+/** Deeper than this, the check falls back to tracking cycles (nesting this deep is rare in real payloads). */
+const SHALLOW = 32;
+
+function isPlainJson(value: unknown, depth: number, seen: Set<object> | undefined): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+    case "undefined":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= SHALLOW) {
+    seen ??= new Set();
+    if (seen.has(value)) return false;
+    seen.add(value);
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (item === undefined || !isPlainJson(item, depth + 1, seen)) return false;
+    }
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return false; // Date, Map, class instances: the slow path decides
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) {
+      if (!isPlainJson((value as Record<string, unknown>)[keys[i]!], depth + 1, seen)) return false;
+    }
+    if (Object.getOwnPropertySymbols(value).length > 0) return false;
+  }
+  if (seen !== undefined) seen.delete(value);
+  return true;
 }
 
 export function decodeJson<T = unknown>(text: string | null | undefined): T | null {

@@ -54,6 +54,8 @@ export function startCheckpointer(
   const worker = new Worker(THREAD, {
     eval: true,
     workerData: { driver, file, busyMs, idleMs, restartPages, restartWaitMs },
+    // The thread runs one pragma in a loop: a small heap keeps its share of the process's memory small.
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, codeRangeSizeMb: 4 },
   });
   worker.unref();
   // A thread that cannot run leaves the writer's own checkpoints in charge: nothing else to do.

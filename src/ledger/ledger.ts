@@ -133,7 +133,17 @@ export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number
     const args: unknown[] = [];
     for (let i = offset; i < offset + size; i++) {
       const r = rows[i]!;
-      args.push(r.name, r.description, r.owner, r.queue, r.priority, r.status, r.payload, r.max_attempts, r.retry);
+      args.push(
+        r.name,
+        r.description,
+        r.owner,
+        r.queue,
+        r.priority,
+        r.status,
+        r.payload,
+        r.max_attempts,
+        r.retry,
+      );
       args.push(r.timeout_ms, r.reserved_at, r.schedule_id, r.slot_at, now);
     }
     const ids = ascendingIds((await insertTaskRows(size).execute<{ id: number }>(db, args)).rows);
@@ -198,12 +208,19 @@ const progressNote = (row: Pick<TaskRow, "id" | "owner" | "status">, progress: n
  * `@background_task` entry). Rows not waiting any more (canceled meanwhile) are left alone and
  * not returned.
  */
-export async function startAttempts(db: Db, ids: readonly number[], now: number): Promise<Written<TaskRow[]>> {
+export async function startAttempts(
+  db: Db,
+  ids: readonly number[],
+  now: number,
+): Promise<Written<TaskRow[]>> {
   if (ids.length === 0) return { value: [], notifications: [] };
   const rows: TaskRow[] = [];
   let offset = 0;
   for (const size of chunkSizes(ids.length, CHUNK)) {
-    const { rows: started } = await startRows(size).execute<TaskRow>(db, [now, ...ids.slice(offset, offset + size)]);
+    const { rows: started } = await startRows(size).execute<TaskRow>(db, [
+      now,
+      ...ids.slice(offset, offset + size),
+    ]);
     rows.push(...started);
     offset += size;
   }
@@ -252,7 +269,11 @@ export async function recordProgress(
     .returningAll()
     .executeTakeFirst()) as TaskRow | undefined;
   if (!row) return { value: null, notifications: [] };
-  const notifications = await insertNotifications(db, [progressNote(row, progress, data ? { data } : {})], now);
+  const notifications = await insertNotifications(
+    db,
+    [progressNote(row, progress, data ? { data } : {})],
+    now,
+  );
   return { value: row, notifications };
 }
 
@@ -309,7 +330,11 @@ export async function settleOutcomes(
         owner: row.owner,
         name: "task_retry",
         taskId: row.id,
-        data: { taskId: row.id, attempts: row.attempts, retryAt: new Date((outcome as { retryAt: number }).retryAt).toISOString() },
+        data: {
+          taskId: row.id,
+          attempts: row.attempts,
+          retryAt: new Date((outcome as { retryAt: number }).retryAt).toISOString(),
+        },
       });
     } else {
       notes.push(progressNote(row, 100), terminalNote(row));
@@ -350,14 +375,21 @@ function byId(eb: ExpressionBuilder<any, any>, rows: readonly { id: unknown; val
 /** The fenced write of final outcomes: only the current attempt of a running task. */
 const settleRowsWith = (column: "result" | "log") =>
   statementsBySize((db, arg, size) => {
-    const rows = Array.from({ length: size }, (_, i) => ({ id: arg(3 + 3 * i), attempts: arg(4 + 3 * i), text: arg(5 + 3 * i) }));
+    const rows = Array.from({ length: size }, (_, i) => ({
+      id: arg(3 + 3 * i),
+      attempts: arg(4 + 3 * i),
+      text: arg(5 + 3 * i),
+    }));
     return db
       .updateTable("tasks")
       .set((eb: ExpressionBuilder<any, any>) => ({
         status: arg(0),
         failed: arg(1),
         progress: 100,
-        [column]: byId(eb, rows.map((r) => ({ id: r.id, value: r.text }))),
+        [column]: byId(
+          eb,
+          rows.map((r) => ({ id: r.id, value: r.text })),
+        ),
         finished_at: arg(2),
         updated_at: arg(2),
       }))
@@ -366,18 +398,29 @@ const settleRowsWith = (column: "result" | "log") =>
         "in",
         rows.map((r) => r.id),
       )
-      .where("attempts", "=", (eb: ExpressionBuilder<any, any>) => byId(eb, rows.map((r) => ({ id: r.id, value: r.attempts }))))
+      .where("attempts", "=", (eb: ExpressionBuilder<any, any>) =>
+        byId(
+          eb,
+          rows.map((r) => ({ id: r.id, value: r.attempts })),
+        ),
+      )
       .where("status", "not in", NOT_RUNNING)
       .returningAll();
   });
 const settleRows = { result: settleRowsWith("result"), log: settleRowsWith("log") };
 
 /** Back to `queued` for another attempt — unless a cancel was requested meanwhile: then canceled. */
-async function settleRetry(db: Db, outcome: Outcome & { kind: "failure" }, now: number): Promise<TaskRow | undefined> {
+async function settleRetry(
+  db: Db,
+  outcome: Outcome & { kind: "failure" },
+  now: number,
+): Promise<TaskRow | undefined> {
   const retried = await settleRetryRow.execute<TaskRow>(db, [outcome.id, outcome.attempts, outcome.log, now]);
   if (retried.rows[0]) return retried.rows[0];
   const log = `Canceled while running. ${outcome.log}`;
-  const { rows } = await settleRows.log(1).execute<TaskRow>(db, ["canceled", 1, now, outcome.id, outcome.attempts, log]);
+  const { rows } = await settleRows
+    .log(1)
+    .execute<TaskRow>(db, ["canceled", 1, now, outcome.id, outcome.attempts, log]);
   return rows[0];
 }
 
@@ -394,7 +437,12 @@ const settleRetryRow = statement((db, arg) =>
 
 function terminalNote(row: TaskRow): NewNotification {
   const name = row.status === "canceled" ? "task_canceled" : row.failed ? "task_failed" : "task_finished";
-  return { owner: row.owner, name, taskId: row.id, data: { taskId: row.id, name: row.name, status: row.status, failed: row.failed === 1 } };
+  return {
+    owner: row.owner,
+    name,
+    taskId: row.id,
+    data: { taskId: row.id, name: row.name, status: row.status, failed: row.failed === 1 },
+  };
 }
 
 /** Cancel a task that has not started: `reserved`/`queued` → `canceled`, failed (as the seeds). */
@@ -413,7 +461,10 @@ export async function cancelWaiting(
     .returningAll()
     .executeTakeFirst()) as TaskRow | undefined;
   if (!row) return { value: null, notifications: [] };
-  return { value: row, notifications: await insertNotifications(db, [progressNote(row, 100), terminalNote(row)], now) };
+  return {
+    value: row,
+    notifications: await insertNotifications(db, [progressNote(row, 100), terminalNote(row)], now),
+  };
 }
 
 /** Mark a running task's cancel as requested; the worker holding it fires its AbortSignal. */
@@ -439,7 +490,13 @@ export async function releaseRunning(
   fail: boolean,
   now: number,
 ): Promise<Written<TaskRow[]>> {
-  const outcomes: Outcome[] = items.map((item) => ({ kind: "failure", id: item.id, attempts: item.attempts, log, retryAt: fail ? null : now }));
+  const outcomes: Outcome[] = items.map((item) => ({
+    kind: "failure",
+    id: item.id,
+    attempts: item.attempts,
+    log,
+    retryAt: fail ? null : now,
+  }));
   return settleOutcomes(db, outcomes, now);
 }
 

@@ -73,26 +73,32 @@ export function ledgerMigrations(dialect: DialectName): Record<string, Migration
           .addColumn("started_at", big)
           .addColumn("finished_at", big)
           .execute();
+        // Indexes that serve one status (or only schedule runs) are partial where the dialect
+        // allows it, so a write touches only the indexes its row belongs in: an enqueue skips the
+        // reservation, finished and schedule indexes. MySQL, without partial indexes, indexes all rows.
+        const partial = dialect !== "mysql";
+        const only = <T extends { where: (e: any) => T }>(builder: T, condition: ReturnType<typeof sql>) =>
+          partial ? builder.where(condition) : builder;
         await db.schema.createIndex("tasks_owner_id").on("tasks").columns(["owner", "id"]).execute();
-        await db.schema
-          .createIndex("tasks_owner_status_finished")
-          .on("tasks")
-          .columns(["owner", "status", "finished_at"])
-          .execute();
-        await db.schema
-          .createIndex("tasks_status_reserved")
-          .on("tasks")
-          .columns(["status", "reserved_at"])
-          .execute();
+        await only(
+          db.schema.createIndex("tasks_finished").on("tasks").columns(["owner", "status", "finished_at"]),
+          sql`status = 'finished'`,
+        ).execute();
+        await only(
+          db.schema.createIndex("tasks_reserved").on("tasks").columns(["status", "reserved_at", "id"]),
+          sql`status = 'reserved'`,
+        ).execute();
         // Newest-first lists filtered by status, and queue counts read from the index alone.
         await db.schema.createIndex("tasks_status_id").on("tasks").columns(["status", "id"]).execute();
         await db.schema.createIndex("tasks_queue_status").on("tasks").columns(["queue", "status"]).execute();
-        await db.schema
-          .createIndex("tasks_schedule_slot")
-          .on("tasks")
-          .columns(["schedule_id", "slot_at"])
-          .unique()
-          .execute();
+        await only(
+          db.schema
+            .createIndex("tasks_schedule_slot")
+            .on("tasks")
+            .columns(["schedule_id", "slot_at"])
+            .unique(),
+          sql`schedule_id is not null`,
+        ).execute();
 
         await db.schema
           .createTable("notifications")
@@ -157,6 +163,8 @@ export async function runMigrations(
 
 /** True when the ledger's tables exist (used to give a clear error before `migrate`). */
 export async function hasLedgerTables(db: Kysely<any>): Promise<boolean> {
-  const result = await sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table' and name = 'tasks'`.execute(db);
+  const result = await sql<{
+    n: number;
+  }>`select count(*) as n from sqlite_master where type = 'table' and name = 'tasks'`.execute(db);
   return Number(result.rows[0]?.n ?? 0) > 0;
 }

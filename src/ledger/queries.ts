@@ -25,7 +25,9 @@ function byOwner<Q extends { where: (...args: any[]) => Q }>(query: Q, owner: Ow
 }
 
 export async function getTask(db: Db, id: number): Promise<TaskRow | undefined> {
-  return (await db.selectFrom("tasks").selectAll().where("id", "=", id).executeTakeFirst()) as TaskRow | undefined;
+  return (await db.selectFrom("tasks").selectAll().where("id", "=", id).executeTakeFirst()) as
+    | TaskRow
+    | undefined;
 }
 
 export async function listTasks(db: Db, filter: TaskFilter): Promise<TaskRow[]> {
@@ -85,7 +87,11 @@ export async function notificationsAfter(
 }
 
 /** The newest notifications of an owner, newest first (a feed's opening page). */
-export async function latestNotifications(db: Db, owner: OwnerFilter, limit: number): Promise<NotificationRow[]> {
+export async function latestNotifications(
+  db: Db,
+  owner: OwnerFilter,
+  limit: number,
+): Promise<NotificationRow[]> {
   return (await byOwner(db.selectFrom("notifications").selectAll(), owner)
     .orderBy("id", "desc")
     .limit(limit)

@@ -93,7 +93,9 @@ export type TaskRow = {
   [K in keyof TasksTable]: TasksTable[K] extends Generated<infer T> ? T : TasksTable[K];
 };
 export type NotificationRow = {
-  [K in keyof NotificationsTable]: NotificationsTable[K] extends Generated<infer T> ? T : NotificationsTable[K];
+  [K in keyof NotificationsTable]: NotificationsTable[K] extends Generated<infer T>
+    ? T
+    : NotificationsTable[K];
 };
 export type ScheduledTaskRow = {
   [K in keyof ScheduledTasksTable]: ScheduledTasksTable[K] extends Generated<infer T>

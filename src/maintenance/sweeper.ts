@@ -30,7 +30,14 @@ export async function sweep(
     let canceled = 0;
     const expired = await rt.engine.expired(tx, now, 1_000);
     if (expired.length > 0) {
-      const rows = new Map((await runningAttempts(tx, expired.map((c) => c.id))).map((r) => [Number(r.id), r]));
+      const rows = new Map(
+        (
+          await runningAttempts(
+            tx,
+            expired.map((c) => c.id),
+          )
+        ).map((r) => [Number(r.id), r]),
+      );
       for (const claim of expired) {
         const row = rows.get(claim.id);
         if (!row) {
@@ -51,7 +58,13 @@ export async function sweep(
         const log = spent
           ? `Failed for: worker ${claim.worker} stopped responding during attempt ${row.attempts} and no attempts are left`
           : `Worker ${claim.worker} stopped responding during attempt ${row.attempts}; requeued`;
-        const written = await ledger.releaseRunning(tx, [{ id: claim.id, attempts: Number(row.attempts) }], log, spent, now);
+        const written = await ledger.releaseRunning(
+          tx,
+          [{ id: claim.id, attempts: Number(row.attempts) }],
+          log,
+          spent,
+          now,
+        );
         notes.push(...written.notifications);
         await recordRunOutcomes(tx, written.value, now);
         if (spent) {

@@ -1,4 +1,10 @@
-import { assertPositiveInt, DEFAULT_RETRY, normalizeRetry, type RetryOption, type RetryPolicy } from "../core/backoff.js";
+import {
+  assertPositiveInt,
+  DEFAULT_RETRY,
+  normalizeRetry,
+  type RetryOption,
+  type RetryPolicy,
+} from "../core/backoff.js";
 import { invalid } from "../core/errors.js";
 import type { Task } from "../core/types.js";
 

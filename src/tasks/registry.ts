@@ -29,9 +29,13 @@ export class TaskRegistry {
     const found = typeof name === "string" ? this.#byName.get(name) : undefined;
     if (!found) {
       const known = [...this.#byName.keys()].sort().join(", ") || "none";
-      throw new TaskledgerError("unknown_task", `${field}: unknown task "${String(name)}" (known: ${known})`, {
-        field,
-      });
+      throw new TaskledgerError(
+        "unknown_task",
+        `${field}: unknown task "${String(name)}" (known: ${known})`,
+        {
+          field,
+        },
+      );
     }
     return found;
   }

@@ -1,6 +1,6 @@
+import type { Task } from "../core/types.js";
 import { taskContextStorage } from "../tasks/context.js";
 import type { TaskContext, TaskDefinition } from "../tasks/define.js";
-import type { Task } from "../core/types.js";
 
 /**
  * One attempt → one result. The pipeline: start the timeout → run the handler inside its

@@ -1,4 +1,4 @@
-import { retryDelay, type RetryPolicy } from "../core/backoff.js";
+import { type RetryPolicy, retryDelay } from "../core/backoff.js";
 import { describeError } from "../core/errors.js";
 import { encodeJson } from "../core/json.js";
 import type { Task } from "../core/types.js";
@@ -14,14 +14,24 @@ export function toOutcome(task: Task, retry: RetryPolicy, result: AttemptResult,
       try {
         encoded = encodeJson(result.value, "result");
       } catch (error) {
-        return failure(task, retry, `Failed for: the returned value is not JSON — ${(error as Error).message}`, now);
+        return failure(
+          task,
+          retry,
+          `Failed for: the returned value is not JSON — ${(error as Error).message}`,
+          now,
+        );
       }
       return { kind: "success", ...base, result: encoded };
     }
     case "error":
       return failure(task, retry, `Failed for: ${describeError(result.error)}`, now);
     case "timeout":
-      return failure(task, retry, `Failed for: timed out after ${result.timeoutMs} ms (attempt ${task.attempts})`, now);
+      return failure(
+        task,
+        retry,
+        `Failed for: timed out after ${result.timeoutMs} ms (attempt ${task.attempts})`,
+        now,
+      );
     case "canceled":
       return {
         kind: "canceled",

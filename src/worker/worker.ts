@@ -1,5 +1,5 @@
-import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { DEFAULT_RETRY, normalizeRetry, type RetryPolicy } from "../core/backoff.js";
 import { invalid } from "../core/errors.js";
 import { decodeJson } from "../core/json.js";
@@ -61,7 +61,8 @@ export function createWorker(
   extensions: readonly WorkerExtension[] = [],
 ): Worker {
   const concurrency = options.concurrency ?? 10;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw invalid("concurrency", "must be a positive integer");
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw invalid("concurrency", "must be a positive integer");
   const queues = options.queues ?? defaultQueues(rt);
   if (queues.length === 0) throw invalid("queues", "must name at least one queue");
   for (const queue of queues) {
@@ -117,7 +118,11 @@ export function createWorker(
           const now = rt.clock.now();
           const notes: NotificationRow[] = [];
           if (outcomes.length > 0) {
-            const written = await ledger.settleOutcomes(tx, outcomes.map((s) => s.outcome), now);
+            const written = await ledger.settleOutcomes(
+              tx,
+              outcomes.map((s) => s.outcome),
+              now,
+            );
             notes.push(...written.notifications);
             await recordRunOutcomes(tx, written.value, now);
             const applied = new Map(written.value.map((row) => [`${row.id}:${row.attempts}`, row.status]));
@@ -135,10 +140,20 @@ export function createWorker(
           }
           let started: { task: Task; claim: Claim; retry: RetryPolicy }[] = [];
           if (free > 0) {
-            const claims = await rt.engine.claim(tx, { worker: id, queues, limit: free, leaseMs: rt.settings.leaseMs, now });
+            const claims = await rt.engine.claim(tx, {
+              worker: id,
+              queues,
+              limit: free,
+              leaseMs: rt.settings.leaseMs,
+              now,
+            });
             caughtUp = claims.length < free;
             if (claims.length > 0) {
-              const written = await ledger.startAttempts(tx, claims.map((c) => c.id), now);
+              const written = await ledger.startAttempts(
+                tx,
+                claims.map((c) => c.id),
+                now,
+              );
               notes.push(...written.notifications);
               const byId = new Map(claims.map((c) => [c.id, c]));
               started = written.value.map((row) => ({
@@ -148,7 +163,10 @@ export function createWorker(
               }));
               if (started.length < claims.length) {
                 const live = new Set(started.map((s) => s.task.id));
-                await rt.engine.discard(tx, claims.filter((c) => !live.has(c.id)).map((c) => c.id));
+                await rt.engine.discard(
+                  tx,
+                  claims.filter((c) => !live.has(c.id)).map((c) => c.id),
+                );
               }
             }
           }
@@ -263,7 +281,11 @@ export function createWorker(
     async start() {
       if (state !== "new") throw new Error("a worker can be started once");
       state = "running";
-      await ledger.upsertWorker(rt.db, { id, host: hostname(), pid: process.pid, queues, concurrency }, rt.clock.now());
+      await ledger.upsertWorker(
+        rt.db,
+        { id, host: hostname(), pid: process.pid, queues, concurrency },
+        rt.clock.now(),
+      );
       unsubscribe = rt.engine.onWake(onWake);
       every(rt.settings.heartbeatMs, heartbeat);
       every(rt.settings.sweepIntervalMs, () => sweep(rt, publish));

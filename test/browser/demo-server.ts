@@ -19,7 +19,10 @@ export interface DemoServer {
 
 const CLI = resolve("dist/cli/main.js");
 
-export async function startDemo(env: Record<string, string> = {}, command: readonly string[] = ["start", "--concurrency", "4"]): Promise<DemoServer> {
+export async function startDemo(
+  env: Record<string, string> = {},
+  command: readonly string[] = ["start", "--concurrency", "4"],
+): Promise<DemoServer> {
   const root = join(tmpdir(), "taskledger-tests");
   mkdirSync(root, { recursive: true });
   const dir = mkdtempSync(join(root, "tl-demo-"));

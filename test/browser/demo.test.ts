@@ -13,10 +13,12 @@ import { type DemoServer, startDemo } from "./demo-server.js";
 /**
  * The seeds' flows in real Chromium against `taskledger start` serving the mailer demo: log in,
  * send a mail and watch it, reserve and cancel, cancel a running image set, user isolation,
- * escaping, cross-site refusal. Screenshots of the main pages go to docs/screenshots/.
+ * escaping, cross-site refusal. Screenshots of the main pages go to test-results/screenshots/
+ * (or TASKLEDGER_SCREENSHOTS, e.g. `TASKLEDGER_SCREENSHOTS=docs/screenshots npm test` to refresh
+ * the ones the README shows).
  */
 const LEAD_SECONDS = 5;
-const SCREENSHOTS = resolve("docs/screenshots");
+const SCREENSHOTS = resolve(process.env.TASKLEDGER_SCREENSHOTS ?? "test-results/screenshots");
 const XSS = [
   `<script>window.__xss = "script"</script>`,
   `<img src=x onerror="window.__xss = 'img'">`,

@@ -54,7 +54,9 @@ export function tableCounts(file: string): Record<string, number> {
   const db = new BetterSqlite3(file, { readonly: true });
   try {
     const tables = db
-      .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'taskledger_%'")
+      .prepare(
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'taskledger_%'",
+      )
       .all() as { name: string }[];
     const counts: Record<string, number> = {};
     for (const { name } of tables) {

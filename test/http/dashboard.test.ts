@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type Dashboard, createDashboardHandler } from "../../src/dashboard/index.js";
+import { createDashboardHandler, type Dashboard } from "../../src/dashboard/index.js";
 import { csrfToken } from "../../src/http/index.js";
 import { defineTask } from "../../src/index.js";
 import { openLedger } from "../flow/fixture.js";
@@ -16,11 +16,22 @@ afterEach(() => {
 
 function setup(options: { loginPath?: string } = {}) {
   const fixture = openLedger({ tasks: [echo] });
-  const dashboard = createDashboardHandler(fixture.tl, { authenticate: testAuthenticate, secret: SECRET, ...options });
+  const dashboard = createDashboardHandler(fixture.tl, {
+    authenticate: testAuthenticate,
+    secret: SECRET,
+    ...options,
+  });
   dashboards.push(dashboard);
   const get = (path: string, user: string | null, headers: Record<string, string> = {}) =>
-    dashboard(new Request(`${ORIGIN}${path}`, { headers: { ...(user ? { "x-test-user": user } : {}), ...headers } }));
-  const postForm = (path: string, user: string | null, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    dashboard(
+      new Request(`${ORIGIN}${path}`, { headers: { ...(user ? { "x-test-user": user } : {}), ...headers } }),
+    );
+  const postForm = (
+    path: string,
+    user: string | null,
+    fields: Record<string, string>,
+    headers: Record<string, string> = {},
+  ) =>
     dashboard(
       new Request(`${ORIGIN}${path}`, {
         method: "POST",
@@ -43,8 +54,14 @@ describe("dashboard pages", () => {
     const { tl, get } = setup();
     const xss = `<script>alert(1)</script><img src=x onerror=alert(2)>`;
     const queued = await tl.tasks.enqueue(echo, 1, { description: xss, owner: "alice" });
-    const later = await tl.tasks.reserve(Date.now() + 120_000, echo, 2, { description: "later", owner: "alice" });
-    const sooner = await tl.tasks.reserve(Date.now() + 60_000, echo, 3, { description: "sooner", owner: "alice" });
+    const later = await tl.tasks.reserve(Date.now() + 120_000, echo, 2, {
+      description: "later",
+      owner: "alice",
+    });
+    const sooner = await tl.tasks.reserve(Date.now() + 60_000, echo, 3, {
+      description: "sooner",
+      owner: "alice",
+    });
     await tl.tasks.enqueue(echo, 4, { description: "bob's secret", owner: "bob" });
 
     const response = await get("/", "alice");
@@ -58,7 +75,9 @@ describe("dashboard pages", () => {
     expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;");
     expect(html).not.toContain("bob's secret");
     const reserved = html.slice(html.indexOf('id="reserved"'), html.indexOf('id="finished"'));
-    expect(reserved.indexOf(`data-task-id="${sooner.id}"`)).toBeLessThan(reserved.indexOf(`data-task-id="${later.id}"`));
+    expect(reserved.indexOf(`data-task-id="${sooner.id}"`)).toBeLessThan(
+      reserved.indexOf(`data-task-id="${later.id}"`),
+    );
     const inProgress = html.slice(html.indexOf('id="in-progress"'), html.indexOf('id="reserved"'));
     expect(inProgress).toContain(`data-task-id="${queued.id}"`);
     expect(html).toMatch(/data-events="\/api\/events" data-after="\d+"/);
@@ -88,7 +107,9 @@ describe("dashboard pages", () => {
 
     expect((await postForm(path, "alice", { return_to: "/" })).status).toBe(403);
     expect((await postForm(path, "alice", { _csrf: token("bob") })).status).toBe(403);
-    expect((await postForm(path, "alice", { _csrf: token("alice") }, { "sec-fetch-site": "cross-site" })).status).toBe(403);
+    expect(
+      (await postForm(path, "alice", { _csrf: token("alice") }, { "sec-fetch-site": "cross-site" })).status,
+    ).toBe(403);
     expect((await postForm(path, "bob", { _csrf: token("bob") })).status).toBe(404);
     expect((await tl.tasks.get(task.id))?.status).toBe("queued");
 
@@ -107,14 +128,21 @@ describe("dashboard pages", () => {
     expect(again.status).toBe(409);
     expect(await again.json()).toEqual({
       ok: false,
-      message: { kind: "danger", text: `Task #${task.id} could not be canceled: task ${task.id} is already canceled.` },
+      message: {
+        kind: "danger",
+        text: `Task #${task.id} could not be canceled: task ${task.id} is already canceled.`,
+      },
     });
   });
 
   it("keep the admin views for admins, with filters and paging", async () => {
     const { tl, get } = setup();
     await tl.tasks.enqueueMany(
-      Array.from({ length: 60 }, (_, i) => ({ task: echo, payload: i, options: { description: `t${i}`, owner: i % 2 ? "alice" : "bob" } })),
+      Array.from({ length: 60 }, (_, i) => ({
+        task: echo,
+        payload: i,
+        options: { description: `t${i}`, owner: i % 2 ? "alice" : "bob" },
+      })),
     );
     const canceled = await tl.tasks.enqueue(echo, 0, { description: "stop", owner: "alice" });
     await tl.tasks.cancel(canceled.id);
@@ -141,7 +169,12 @@ describe("dashboard pages", () => {
 
   it("list schedules with their runs for admins, and pause, resume and remove them from forms", async () => {
     const { tl, get, postForm } = setup();
-    const schedule = await tl.schedules.schedule({ key: "tick", task: echo, description: "every minute", every: 60_000 });
+    const schedule = await tl.schedules.schedule({
+      key: "tick",
+      task: echo,
+      description: "every minute",
+      every: 60_000,
+    });
     expect((await get("/admin/schedules", "alice")).status).toBe(403);
     const list = await (await get("/admin/schedules", "root")).text();
     expect(list).toContain(">tick</a>");
@@ -151,7 +184,9 @@ describe("dashboard pages", () => {
     expect((await tl.schedules.get(schedule.id))?.pausedAt).not.toBeNull();
     await postForm(`/admin/schedules/${schedule.id}/resume`, "root", { _csrf: token("root") });
     expect((await tl.schedules.get(schedule.id))?.pausedAt).toBeNull();
-    expect((await postForm(`/admin/schedules/${schedule.id}/remove`, "alice", { _csrf: token("alice") })).status).toBe(403);
+    expect(
+      (await postForm(`/admin/schedules/${schedule.id}/remove`, "alice", { _csrf: token("alice") })).status,
+    ).toBe(403);
     await postForm(`/admin/schedules/${schedule.id}/remove`, "root", { _csrf: token("root") });
     expect(await tl.schedules.get(schedule.id)).toBeUndefined();
   });
@@ -160,10 +195,27 @@ describe("dashboard pages", () => {
 describe("schedules in the API", () => {
   it("show users their own schedules only; only admins change them", async () => {
     const { tl, dashboard } = setup();
-    await tl.schedules.schedule({ key: "alice-digest", task: echo, description: "digest", every: 3_600_000, owner: "alice" });
-    const system = await tl.schedules.cron({ key: "nightly", task: echo, description: "nightly", cron: "0 3 * * *", tz: "Europe/Paris" });
+    await tl.schedules.schedule({
+      key: "alice-digest",
+      task: echo,
+      description: "digest",
+      every: 3_600_000,
+      owner: "alice",
+    });
+    const system = await tl.schedules.cron({
+      key: "nightly",
+      task: echo,
+      description: "nightly",
+      cron: "0 3 * * *",
+      tz: "Europe/Paris",
+    });
     const call = (method: string, path: string, user: string) =>
-      dashboard(new Request(`${ORIGIN}${path}`, { method, headers: { "x-test-user": user, "sec-fetch-site": "same-origin" } }));
+      dashboard(
+        new Request(`${ORIGIN}${path}`, {
+          method,
+          headers: { "x-test-user": user, "sec-fetch-site": "same-origin" },
+        }),
+      );
 
     const mine = await (await call("GET", "/api/schedules", "alice")).json();
     expect(mine.schedules.map((s: { key: string }) => s.key)).toEqual(["alice-digest"]);
@@ -172,14 +224,22 @@ describe("schedules in the API", () => {
     expect(all.schedules.map((s: { key: string }) => s.key)).toEqual(["alice-digest", "nightly"]);
     expect((await call("GET", `/api/schedules/${system.id}`, "alice")).status).toBe(404);
     const one = await (await call("GET", "/api/schedules/nightly", "root")).json();
-    expect(one).toMatchObject({ key: "nightly", type: "cron", cron: "0 3 * * *", tz: "Europe/Paris", runs: [] });
+    expect(one).toMatchObject({
+      key: "nightly",
+      type: "cron",
+      cron: "0 3 * * *",
+      tz: "Europe/Paris",
+      runs: [],
+    });
     expect(typeof one.nextRunAt).toBe("string");
 
     expect((await call("POST", `/api/schedules/${system.id}/pause`, "alice")).status).toBe(404);
     expect((await call("POST", "/api/schedules/alice-digest/pause", "alice")).status).toBe(403);
     const paused = await (await call("POST", `/api/schedules/${system.id}/pause`, "root")).json();
     expect(paused.pausedAt).not.toBeNull();
-    expect((await (await call("POST", `/api/schedules/${system.id}/resume`, "root")).json()).pausedAt).toBeNull();
+    expect(
+      (await (await call("POST", `/api/schedules/${system.id}/resume`, "root")).json()).pausedAt,
+    ).toBeNull();
     expect((await call("DELETE", `/api/schedules/${system.id}`, "root")).status).toBe(200);
     expect(await tl.schedules.get(system.id)).toBeUndefined();
 

@@ -19,7 +19,11 @@ function session(url: string) {
   const jar = new Map<string, string>();
   const request = async (path: string, init: RequestInit = {}) => {
     const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
-    const response = await fetch(`${url}${path}`, { ...init, redirect: "manual", headers: { cookie, origin: url } });
+    const response = await fetch(`${url}${path}`, {
+      ...init,
+      redirect: "manual",
+      headers: { cookie, origin: url },
+    });
     for (const set of response.headers.getSetCookie()) {
       const [pair] = set.split(";");
       const [name, value] = [pair!.slice(0, pair!.indexOf("=")), pair!.slice(pair!.indexOf("=") + 1)];
@@ -40,7 +44,9 @@ describe("the mailer demo over HTTP", () => {
   it("taskledger start: log in, send a mail, see it finished and in the mailbox; bad input is a message", async () => {
     const server = await startDemo({ MAILER_STEP_MS: "0", MAILER_RESERVATION_LEAD_SECONDS: "30" });
     servers.push(server);
-    await waitFor(() => server.output().includes(`Open ${server.url} in a browser`), { message: "the start banner" });
+    await waitFor(() => server.output().includes(`Open ${server.url} in a browser`), {
+      message: "the start banner",
+    });
     const alice = session(server.url);
     expect((await alice.request("/")).headers.get("location")).toBe("/login?next=%2F");
     const login = await alice.form("/login", { username: "alice", next: "/" });
@@ -52,8 +58,13 @@ describe("the mailer demo over HTTP", () => {
     const tl = createTaskledger({ database: server.database, tasks: [] });
     try {
       const [task] = await tl.tasks.list({ owner: "alice" });
-      expect(task).toMatchObject({ name: "send_async_mail", description: "Mail to friend@example.com with the report template" });
-      await waitFor(async () => (await tl.tasks.get(task!.id))?.status === "finished", { message: "the mail task" });
+      expect(task).toMatchObject({
+        name: "send_async_mail",
+        description: "Mail to friend@example.com with the report template",
+      });
+      await waitFor(async () => (await tl.tasks.get(task!.id))?.status === "finished", {
+        message: "the mail task",
+      });
       const mailbox = readdirSync(join(server.dataDir, "mailbox")).filter((f) => f.endsWith(".eml"));
       expect(mailbox).toHaveLength(1);
       const raw = readFileSync(join(server.dataDir, "mailbox", mailbox[0]!), "utf8");
@@ -68,7 +79,9 @@ describe("the mailer demo over HTTP", () => {
         is_scheduled: "1",
         scheduled_at: new Date(Date.now() + 5_000).toISOString(),
       });
-      expect(await (await alice.request("/")).text()).toContain("A reservation must be at least 30 seconds from now.");
+      expect(await (await alice.request("/")).text()).toContain(
+        "A reservation must be at least 30 seconds from now.",
+      );
       expect(await (await alice.request("/")).text()).not.toContain("A reservation must be");
       expect((await tl.tasks.list({ owner: "alice" })).length).toBe(1);
     } finally {
@@ -83,7 +96,9 @@ describe("the mailer demo over HTTP", () => {
   it("taskledger web: serves the pages and the API without running tasks", async () => {
     const server = await startDemo({}, ["web"]);
     servers.push(server);
-    await waitFor(() => server.output().includes(`taskledger web listening on ${server.url}`), { message: "the banner" });
+    await waitFor(() => server.output().includes(`taskledger web listening on ${server.url}`), {
+      message: "the banner",
+    });
     const health = await (await fetch(`${server.url}/api/health`)).json();
     expect(health).toMatchObject({ ok: true, engine: "embedded" });
     expect((await fetch(`${server.url}/api/tasks`)).status).toBe(401);

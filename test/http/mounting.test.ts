@@ -81,7 +81,11 @@ describe("serve() and toNodeHandler()", () => {
     const first = await stream.until(2);
     stream.close();
     await tl.tasks.reserve(Date.now() + 60_000, echo, null, { description: "while away", owner: "alice" });
-    const resumed = await readEvents(`${server.url}/api/events`, { ...alice, "last-event-id": String(first[1]!.id) }, 1);
+    const resumed = await readEvents(
+      `${server.url}/api/events`,
+      { ...alice, "last-event-id": String(first[1]!.id) },
+      1,
+    );
     const [missed] = await resumed.until();
     expect(missed!.data).toMatchObject({ name: "task_reserve", owner: "alice" });
     expect(missed!.id).toBeGreaterThan(first[1]!.id);
@@ -109,7 +113,9 @@ describe("serve() and toNodeHandler()", () => {
 
   it("passes paths it does not know to next(), as middleware does", async () => {
     const { tl } = openLedger({ tasks: [echo] });
-    const handle = toNodeHandler(createHttpHandler(tl, { authenticate: testAuthenticate, basePath: "/jobs" }));
+    const handle = toNodeHandler(
+      createHttpHandler(tl, { authenticate: testAuthenticate, basePath: "/jobs" }),
+    );
     const url = await listen(
       createServer((req, res) =>
         handle(req, res, () => {
@@ -128,14 +134,25 @@ describe("mounted in a host app", () => {
   it("Express: the dashboard and API under /taskledger, beside the app's own routes and body parser", async () => {
     const { tl } = openLedger({ tasks: [echo] });
     const app = express();
-    app.use("/taskledger", toNodeHandler(createDashboardHandler(tl, { authenticate: testAuthenticate, basePath: "/taskledger" })));
+    app.use(
+      "/taskledger",
+      toNodeHandler(createDashboardHandler(tl, { authenticate: testAuthenticate, basePath: "/taskledger" })),
+    );
     app.use(express.json());
     app.post("/echo", (req, res) => {
       res.json({ body: req.body });
     });
     const url = await listen(createServer(app));
 
-    expect(await (await fetch(`${url}/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: "{\"a\":1}" })).json()).toEqual({
+    expect(
+      await (
+        await fetch(`${url}/echo`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"a":1}',
+        })
+      ).json(),
+    ).toEqual({
       body: { a: 1 },
     });
     const created = await fetch(`${url}/taskledger/api/tasks`, {

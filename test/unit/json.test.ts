@@ -49,6 +49,21 @@ describe("encodeJson", () => {
     expect(error.message).toMatch(message);
   });
 
+  it("finds a cycle deeper than the quick check's depth, and accepts a deep shared (acyclic) value", () => {
+    const root: Record<string, unknown> = {};
+    let node = root;
+    for (let i = 0; i < 40; i++) node = node.next = {};
+    node.back = root;
+    const error = refusal({ root });
+    expect(error.field).toBe(`payload.root${".next".repeat(40)}.back`);
+    expect(error.message).toMatch(/circular/);
+
+    const shared = { leaf: [1, 2] };
+    let deep: Record<string, unknown> = { a: shared, b: shared };
+    for (let i = 0; i < 40; i++) deep = { child: deep, again: shared };
+    expect(() => encodeJson(deep, "payload")).not.toThrow();
+  });
+
   it("accepts plain JSON, null-prototype objects, Dates (through toJSON) and top-level undefined", () => {
     const bare = Object.assign(Object.create(null), { k: 1 });
     expect(encodeJson({ a: [1, "x", true, null, { b: -0.5 }] }, "payload")).toBe(

@@ -7,7 +7,8 @@ import { formatTime, statusLabel } from "../output.js";
 function optionalInt(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (String(value).trim() === "" || !Number.isInteger(n)) throw invalid(field, `must be an integer (got ${String(value)})`);
+  if (String(value).trim() === "" || !Number.isInteger(n))
+    throw invalid(field, `must be an integer (got ${String(value)})`);
   return n;
 }
 
@@ -62,11 +63,17 @@ export const enqueueCommand: Command = {
         : await tl.tasks.reserve(String(flags.at), name, payload, options);
     if (!flags.wait) {
       if (out.json) out.data(taskToJson(task));
-      else if (task.status === "reserved") out.line(`Reserved task #${task.id} ${task.name} for ${formatTime(task.reservedAt)} (queue ${task.queue})`);
+      else if (task.status === "reserved")
+        out.line(
+          `Reserved task #${task.id} ${task.name} for ${formatTime(task.reservedAt)} (queue ${task.queue})`,
+        );
       else out.line(`Queued task #${task.id} ${task.name} (queue ${task.queue})`);
       return;
     }
-    if (!out.json) out.line(`Task #${task.id} ${task.name} ${statusLabel(task)}; waiting (Ctrl-C stops waiting, not the task)…`);
+    if (!out.json)
+      out.line(
+        `Task #${task.id} ${task.name} ${statusLabel(task)}; waiting (Ctrl-C stops waiting, not the task)…`,
+      );
     const done = await followTask(tl, task.id, out);
     if (out.json) out.data(taskToJson(done));
     else if (done.failed) out.line(done.log ?? "");

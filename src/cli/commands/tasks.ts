@@ -12,7 +12,8 @@ function parseId(value: string | undefined): number {
 
 function taskId(value: string, field: string): number {
   const id = Number(value);
-  if (!Number.isSafeInteger(id) || id < 1) throw invalid(field, `must be a positive integer task id (got ${value})`);
+  if (!Number.isSafeInteger(id) || id < 1)
+    throw invalid(field, `must be a positive integer task id (got ${value})`);
   return id;
 }
 
@@ -89,7 +90,11 @@ async function cancel({ args, flags, out, open }: CommandContext): Promise<numbe
   const { tl } = await open();
   const result = flags.reservation ? await tl.tasks.cancelReservation(id) : await tl.tasks.cancel(id);
   if (out.json) {
-    out.data(result.ok ? { ok: true, task: taskToJson(result.task) } : { ok: false, reason: result.reason, task: result.task ? taskToJson(result.task) : null });
+    out.data(
+      result.ok
+        ? { ok: true, task: taskToJson(result.task) }
+        : { ok: false, reason: result.reason, task: result.task ? taskToJson(result.task) : null },
+    );
   } else if (result.ok) {
     out.line(
       result.task.status === "running"

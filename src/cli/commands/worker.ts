@@ -16,7 +16,8 @@ export function parseQueues(value: unknown): string[] | undefined {
 export function parseConcurrency(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw invalid("concurrency", `must be a positive integer (got ${String(value)})`);
+  if (!Number.isInteger(n) || n < 1)
+    throw invalid("concurrency", `must be a positive integer (got ${String(value)})`);
   return n;
 }
 
@@ -51,7 +52,12 @@ export const workerCommand: Command = {
     // Listen before the banner: whoever sends a signal on seeing it gets a graceful stop.
     const stopped = untilSignal(out, [service]);
     if (out.json) {
-      out.data({ worker: worker.id, queues: worker.queues, concurrency: worker.concurrency, pid: process.pid });
+      out.data({
+        worker: worker.id,
+        queues: worker.queues,
+        concurrency: worker.concurrency,
+        pid: process.pid,
+      });
     } else {
       out.line(
         `${color.bold("taskledger worker")} ${worker.id} — queues ${worker.queues.join(", ")}, concurrency ${worker.concurrency}`,

@@ -32,8 +32,12 @@ export function embeddedMigrations(): Record<string, Migration> {
           .addColumn("cancel_requested", "integer", (c) => c.notNull().defaultTo(0))
           .execute();
         // Claim order, over waiting jobs only.
-        await sql`create index queue_jobs_waiting on queue_jobs (queue, priority desc, run_at, id) where lease_owner is null`.execute(db);
-        await sql`create index queue_jobs_leased on queue_jobs (lease_owner, lease_expires_at) where lease_owner is not null`.execute(db);
+        await sql`create index queue_jobs_waiting on queue_jobs (queue, priority desc, run_at, id) where lease_owner is null`.execute(
+          db,
+        );
+        await sql`create index queue_jobs_leased on queue_jobs (lease_owner, lease_expires_at) where lease_owner is not null`.execute(
+          db,
+        );
       },
     },
   };
