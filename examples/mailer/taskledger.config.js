@@ -13,7 +13,8 @@ import { createMailerApp } from "./web/app.js";
 export default defineConfig({
   tasks: [countWords, sendAsyncMail, createImageSet, fetchRss],
   // Registered when a worker with the scheduler starts (`taskledger start`) or by
-  // `taskledger schedules sync`. The key is the identity; RSS_FEED_URL sets the feed.
+  // `taskledger schedules sync`. The key is the identity; RSS_FEED_URL sets the feed (without it,
+  // the run reads the feed the demo's web app serves at /feed.xml).
   schedules: [
     {
       key: "fetch-rss",

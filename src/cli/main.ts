@@ -40,8 +40,24 @@ function help(): string {
   ].join("\n");
 }
 
+/** Global options may come before the command (`taskledger --json status`): move them after it. */
+function commandFirst(argv: readonly string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i]!;
+    const option = /^--(json|config|database)(=.*)?$/.exec(arg);
+    if (!option) break;
+    leading.push(arg);
+    i++;
+    if (option[1] !== "json" && option[2] === undefined && i < argv.length) leading.push(argv[i++]!);
+  }
+  if (i >= argv.length) return []; // options but no command: the usage error
+  return [argv[i]!, ...leading, ...argv.slice(i + 1)];
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = commandFirst(argv);
   if (!name || name === "help" || name === "--help" || name === "-h") {
     // Without a command it is a usage error: the help goes to stderr, like every other one.
     (name ? process.stdout : process.stderr).write(`${help()}\n`);

@@ -262,9 +262,19 @@ describe("usage and errors", () => {
     expect(version.stdout.trim()).toBe(pkg.version);
   });
 
+  it("takes the global options before the command too", async () => {
+    const before = await run(["--json", "--database", opts.database!, "status"], { ...opts, database: null });
+    expect(before.code).toBe(0);
+    expect(JSON.parse(before.stdout)).toMatchObject({ counts: [] });
+    const joined = await run([`--database=${opts.database}`, "status"], { ...opts, database: null });
+    expect(joined.code).toBe(0);
+    expect(joined.stdout).toContain("No tasks yet.");
+  });
+
   it.each([
     { args: [], says: "Usage: taskledger <command>" },
     { args: ["frobnicate"], says: 'unknown command "frobnicate"' },
+    { args: ["--json"], says: "Usage: taskledger <command>" },
     { args: ["enqueue", "count_words", "--bogus"], says: "--bogus" },
     { args: ["enqueue"], says: "name the task to enqueue" },
     { args: ["enqueue", "count_words", "extra", "--description", "x"], says: 'unexpected argument "extra"' },

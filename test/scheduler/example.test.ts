@@ -215,4 +215,31 @@ describe("under `taskledger start` (the bundled example)", () => {
     expect(missing.stderr).toContain('no schedule "fetch-rss"');
     expect((await run(["schedules", "frobnicate"], opts)).code).toBe(2);
   }, 90_000);
+
+  it("without RSS_FEED_URL, reads the feed the demo's web app serves itself (no internet needed)", async () => {
+    const own = { ...opts, env: { PORT: "0", RSS_FEED_URL: "" } };
+    const start = spawnCli(["start"], own);
+    await untilOutput(start, "the bundled example");
+    const web = /web\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(start.stdout())?.[1];
+    expect(web).toBeDefined();
+    const finished = await waitFor(
+      async () =>
+        json(await run(["tasks", "list", "--json"], own)).tasks.find(
+          (t: Parameters<typeof isTerminal>[0]) => t.name === "fetch_rss" && isTerminal(t),
+        ),
+      { timeoutMs: 30_000, message: "the first RSS run" },
+    );
+    expect(finished).toMatchObject({
+      status: "finished",
+      failed: false,
+      payload: { url: null },
+      result: { url: `${web}/feed.xml`, title: "taskledger demo feed", items: 4 },
+    });
+    expect(json(await run(["schedules", "list", "--json"], own)).schedules[0]).toMatchObject({
+      key: "fetch-rss",
+      status: "running",
+    });
+    start.child.kill("SIGTERM");
+    expect((await start.done).code).toBe(0);
+  }, 60_000);
 });

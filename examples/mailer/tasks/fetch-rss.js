@@ -1,11 +1,18 @@
 // @ts-check
 import { defineTask } from "taskledger";
 
-/** The feed the example's schedule fetches: `RSS_FEED_URL`, else a public feed. */
-export const DEFAULT_FEED_URL = "https://news.ycombinator.com/rss";
-
+/**
+ * The feed the example's schedule fetches: `RSS_FEED_URL` when set (stored in the schedule's
+ * payload), else the feed the demo's web app serves itself at `/feed.xml` — so the schedule works
+ * on a machine with no internet. `taskledger start` and `taskledger web` put the address they
+ * serve in `TASKLEDGER_WEB_URL`; a worker in another process assumes the default address.
+ */
 export function feedUrl() {
-  return process.env.RSS_FEED_URL || DEFAULT_FEED_URL;
+  return process.env.RSS_FEED_URL || null;
+}
+
+export function ownFeedUrl() {
+  return new URL("/feed.xml", process.env.TASKLEDGER_WEB_URL || "http://127.0.0.1:3000").href;
 }
 
 /**
@@ -14,15 +21,15 @@ export function feedUrl() {
  * its schedule `failed`) with the reason in the run's log; the next run that succeeds sets the
  * schedule back to `running`.
  *
- * Payload: `{ url }`.
+ * Payload: `{ url }`; a null url reads the demo's own feed (`ownFeedUrl()`).
  */
 export const fetchRss = defineTask({
   name: "fetch_rss",
   timeout: 30_000,
   retry: { max: 1, delay: 10_000 },
-  /** @param {{ url: string }} input */
+  /** @param {{ url: string | null }} input */
   async run(input, ctx) {
-    const url = input?.url;
+    const url = input?.url === null ? ownFeedUrl() : input?.url;
     if (typeof url !== "string" || !/^https?:\/\//.test(url)) {
       throw new Error(`fetch_rss needs { url: "http(s)://…" } (got ${JSON.stringify(input)})`);
     }

@@ -17,6 +17,7 @@ import { sendAsyncMail } from "../tasks/send-mail.js";
 import { imageSets, loginForm, mailbox, message, toolForms } from "./pages.js";
 import { authenticate, loginCookie, logoutCookie, USERNAME } from "./session.js";
 
+const FEED = new URL("../assets/feed.xml", import.meta.url);
 const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 const IMAGE_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif"]);
@@ -281,6 +282,14 @@ export function createMailerApp(tl) {
       if (url.pathname === "/login") {
         if (request.method === "POST") return await login(request);
         if (request.method === "GET" || request.method === "HEAD") return await loginPage(request, url);
+      }
+      // The demo's own RSS feed, for its fetch-rss schedule: public, and holds no task data.
+      if (url.pathname === "/feed.xml" && (request.method === "GET" || request.method === "HEAD")) {
+        const headers = securityHeaders(
+          new Headers({ "content-type": "application/rss+xml; charset=utf-8" }),
+          "data",
+        );
+        return new Response(request.method === "HEAD" ? null : await readFile(FEED), { headers });
       }
       for (const [method, pattern, route] of routes) {
         const match = pattern.exec(url.pathname);

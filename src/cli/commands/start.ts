@@ -24,13 +24,19 @@ export const startCommand: Command = {
     const concurrency = parseConcurrency(flags.concurrency);
     const { tl, loaded } = await open();
     const services: Service[] = [];
-    const worker = await startWorker(tl, { concurrency, withScheduler: true }, out, Boolean(flags.quiet));
-    services.push(worker);
-    const web = await startWeb(tl, loaded, flags).catch(async (error) => {
-      await worker.stop();
+    // The web app listens first, so that the first runs (a schedule due at once) can reach it.
+    const web = await startWeb(tl, loaded, flags);
+    if (web) services.push(web);
+    const worker = await startWorker(
+      tl,
+      { concurrency, withScheduler: true },
+      out,
+      Boolean(flags.quiet),
+    ).catch(async (error) => {
+      await web?.stop();
       throw error;
     });
-    if (web) services.push(web);
+    services.push(worker); // stopped first (reverse order): its running tasks finish while the web is still up
     // Listen before the banner: whoever sends a signal on seeing it gets a graceful stop.
     const stopped = untilSignal(out, services);
     const where = tl.database.file ?? tl.database.identity;

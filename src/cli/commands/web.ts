@@ -60,6 +60,8 @@ export async function startWeb(
   const host = typeof flags.host === "string" ? flags.host : (web.host ?? "127.0.0.1");
   const handler = await web.handler(tl);
   const server = await serve(handler, { port, host });
+  // Tasks in this process can reach the app they are served beside (the demo's feed, links in mails).
+  process.env.TASKLEDGER_WEB_URL ??= server.url;
   return { name: "web", url: server.url, stop: () => server.close() };
 }
 
