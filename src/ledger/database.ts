@@ -56,6 +56,8 @@ export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOp
   // halves the bytes copied and checksummed per commit, about a third more commits per second.
   sqlite.pragma(`page_size = ${PAGE_SIZE}`);
   if (!memory) sqlite.pragma("journal_mode = WAL");
+  // The log is reused from its start after each complete checkpoint; past this size it is also truncated.
+  sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   // NORMAL in WAL mode: a commit survives a process crash; only a power loss can drop the last commits.
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
