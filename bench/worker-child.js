@@ -34,21 +34,23 @@ await worker.start();
 send({ event: "ready", at: wallNow() });
 
 if (drain > 0) {
+  const sample = () =>
+    send({
+      event: "rss",
+      runs: counters.runs,
+      mb: rssMb(),
+      heapMb: process.memoryUsage().heapUsed / 2 ** 20,
+    });
   let nextSample = rssEvery;
   while (counters.runs < drain) {
     if (rssEvery > 0 && counters.runs >= nextSample) {
-      send({
-        event: "rss",
-        runs: counters.runs,
-        mb: rssMb(),
-        heapMb: process.memoryUsage().heapUsed / 2 ** 20,
-      });
+      sample();
       nextSample += rssEvery;
     }
     await sleep(2);
   }
   // The last sample is the worker's own, before this benchmark opens a connection of its own.
-  send({ event: "rss", runs: counters.runs, mb: rssMb(), heapMb: process.memoryUsage().heapUsed / 2 ** 20 });
+  sample();
   // Every handler has run; the run is over once every outcome is committed.
   const file = database.replace(/^sqlite:/, "");
   const reader = new BetterSqlite3(file, { readonly: true });

@@ -46,11 +46,15 @@ function commandFirst(argv: readonly string[]): string[] {
   let i = 0;
   while (i < argv.length) {
     const arg = argv[i]!;
-    const option = /^--(json|config|database)(=.*)?$/.exec(arg);
+    const [flag = "", value] = arg.startsWith("--") ? arg.slice(2).split(/=(.*)/s) : [];
+    const option =
+      flag !== "help" && Object.hasOwn(GLOBAL_OPTIONS, flag)
+        ? GLOBAL_OPTIONS[flag as keyof typeof GLOBAL_OPTIONS]
+        : undefined;
     if (!option) break;
     leading.push(arg);
     i++;
-    if (option[1] !== "json" && option[2] === undefined && i < argv.length) leading.push(argv[i++]!);
+    if (option.type === "string" && value === undefined && i < argv.length) leading.push(argv[i++]!);
   }
   if (i >= argv.length) return []; // options but no command: the usage error
   return [argv[i]!, ...leading, ...argv.slice(i + 1)];

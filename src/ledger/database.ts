@@ -8,9 +8,9 @@ import { BetterSqliteDialect } from "./sqlite-dialect.js";
 
 export type DialectName = "sqlite" | "postgres" | "mysql";
 
-/** A connected ledger database: the Kysely handle plus what the dialect-specific code needs. */
 const PAGE_SIZE = 2048;
 
+/** A connected ledger database: the Kysely handle plus what the dialect-specific code needs. */
 export interface Database {
   readonly dialect: DialectName;
   readonly db: Kysely<LedgerDatabase>;
