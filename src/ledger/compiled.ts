@@ -1,4 +1,11 @@
-import type { Compilable, CompiledQuery, Kysely, QueryResult } from "kysely";
+import {
+  type Compilable,
+  type CompiledQuery,
+  type InsertQueryBuilder,
+  type Kysely,
+  type QueryResult,
+  SqliteAdapter,
+} from "kysely";
 
 /**
  * Statements on the hot path (claim, start, settle, enqueue) are built with Kysely once per
@@ -79,3 +86,25 @@ export function chunkSizes(count: number, max: number): number[] {
 }
 
 const EXACT_UP_TO = 32;
+
+/**
+ * Multi-row inserts that give back the generated ids, in row order. SQLite numbers the rows of
+ * one INSERT consecutively (one writer holds the file, and each new id is the largest so far + 1),
+ * so their ids are read off the last one instead of being returned row by row: `RETURNING` was
+ * measured at about a fifth of the cost of a batch insert. Other dialects return them.
+ */
+export function insertsBySize(
+  build: (db: Kysely<any>, arg: Arg, size: number) => InsertQueryBuilder<any, any, any>,
+): (db: Kysely<any>, size: number, args: readonly unknown[]) => Promise<number[]> {
+  const plain = statementsBySize(build);
+  const returning = statementsBySize((db, arg, size) => build(db, arg, size).returning("id"));
+  return async (db, size, args) => {
+    if (db.getExecutor().adapter instanceof SqliteAdapter) {
+      const { insertId } = await plain(size).execute(db, args);
+      const first = Number(insertId) - size + 1;
+      return Array.from({ length: size }, (_, i) => first + i);
+    }
+    const { rows } = await returning(size).execute<{ id: number | string }>(db, args);
+    return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+  };
+}

@@ -1,6 +1,6 @@
 import type { ExpressionBuilder, Kysely } from "kysely";
 import type { NotificationName } from "../core/types.js";
-import { chunkSizes, statement, statementsBySize } from "./compiled.js";
+import { chunkSizes, insertsBySize, statement, statementsBySize } from "./compiled.js";
 import type { LedgerDatabase, NotificationRow, TaskRow } from "./schema.js";
 
 /**
@@ -65,41 +65,33 @@ const NOT_RUNNING = ["reserved", "queued", "finished", "canceled"];
 const NOT_WAITING = ["running", "finished", "canceled"];
 
 const TASK_ARGS = 14;
-const insertTaskRows = statementsBySize((db, arg, size) =>
-  db
-    .insertInto("tasks")
-    .values(
-      Array.from({ length: size }, (_, row) => {
-        const at = (i: number) => arg(row * TASK_ARGS + i);
-        return {
-          name: at(0),
-          description: at(1),
-          owner: at(2),
-          queue: at(3),
-          priority: at(4),
-          status: at(5),
-          failed: 0,
-          progress: 0,
-          payload: at(6),
-          attempts: 0,
-          max_attempts: at(7),
-          retry: at(8),
-          timeout_ms: at(9),
-          reserved_at: at(10),
-          schedule_id: at(11),
-          slot_at: at(12),
-          created_at: at(13),
-          updated_at: at(13),
-        };
-      }),
-    )
-    .returning("id"),
+const insertTaskRows = insertsBySize((db, arg, size) =>
+  db.insertInto("tasks").values(
+    Array.from({ length: size }, (_, row) => {
+      const at = (i: number) => arg(row * TASK_ARGS + i);
+      return {
+        name: at(0),
+        description: at(1),
+        owner: at(2),
+        queue: at(3),
+        priority: at(4),
+        status: at(5),
+        failed: 0,
+        progress: 0,
+        payload: at(6),
+        attempts: 0,
+        max_attempts: at(7),
+        retry: at(8),
+        timeout_ms: at(9),
+        reserved_at: at(10),
+        schedule_id: at(11),
+        slot_at: at(12),
+        created_at: at(13),
+        updated_at: at(13),
+      };
+    }),
+  ),
 );
-
-/** Generated ids of one multi-row insert, in the order of its rows (ids ascend as rows are inserted). */
-function ascendingIds(rows: readonly { id: number | string }[]): number[] {
-  return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
-}
 
 export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number): Promise<TaskRow[]> {
   const rows: TaskRow[] = tasks.map((t) => ({
@@ -146,7 +138,7 @@ export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number
       );
       args.push(r.timeout_ms, r.reserved_at, r.schedule_id, r.slot_at, now);
     }
-    const ids = ascendingIds((await insertTaskRows(size).execute<{ id: number }>(db, args)).rows);
+    const ids = await insertTaskRows(db, size, args);
     for (let i = 0; i < size; i++) rows[offset + i]!.id = ids[i]!;
     offset += size;
   }
@@ -154,19 +146,16 @@ export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number
 }
 
 const NOTE_ARGS = 4;
-const insertNoteRows = statementsBySize((db, arg, size) =>
-  db
-    .insertInto("notifications")
-    .values(
-      Array.from({ length: size }, (_, row) => ({
-        owner: arg(1 + row * NOTE_ARGS),
-        name: arg(2 + row * NOTE_ARGS),
-        task_id: arg(3 + row * NOTE_ARGS),
-        data: arg(4 + row * NOTE_ARGS),
-        created_at: arg(0),
-      })),
-    )
-    .returning("id"),
+const insertNoteRows = insertsBySize((db, arg, size) =>
+  db.insertInto("notifications").values(
+    Array.from({ length: size }, (_, row) => ({
+      owner: arg(1 + row * NOTE_ARGS),
+      name: arg(2 + row * NOTE_ARGS),
+      task_id: arg(3 + row * NOTE_ARGS),
+      data: arg(4 + row * NOTE_ARGS),
+      created_at: arg(0),
+    })),
+  ),
 );
 
 export async function insertNotifications(
@@ -189,7 +178,7 @@ export async function insertNotifications(
       const r = rows[i]!;
       args.push(r.owner, r.name, r.task_id, r.data);
     }
-    const ids = ascendingIds((await insertNoteRows(size).execute<{ id: number }>(db, args)).rows);
+    const ids = await insertNoteRows(db, size, args);
     for (let i = 0; i < size; i++) rows[offset + i]!.id = ids[i]!;
     offset += size;
   }

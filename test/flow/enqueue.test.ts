@@ -133,6 +133,24 @@ describe("enqueueMany", () => {
     expect(await tl.tasks.enqueueMany([])).toEqual([]);
   });
 
+  it("gives every item its own row's id, across statement chunks and after other writes", async () => {
+    const { tl } = openLedger({ tasks: [mail] });
+    await tl.tasks.enqueue(mail, { n: -1 }, { description: "before" });
+    // 700 items: written as several multi-row statements (256 + 256 + 128 + 60).
+    const items = Array.from({ length: 700 }, (_, n) => ({
+      task: mail,
+      payload: { n },
+      options: { description: `item ${n}`, owner: n % 2 ? "odd" : "even" },
+    }));
+    const created = await tl.tasks.enqueueMany(items);
+    const again = await tl.tasks.enqueueMany(items.slice(0, 3));
+    for (const [n, task] of [...created, ...again].entries()) {
+      const stored = await tl.tasks.get(task.id);
+      expect(stored).toMatchObject({ id: task.id, payload: { n: n % 700 }, description: `item ${n % 700}` });
+    }
+    expect(new Set([...created, ...again].map((t) => t.id)).size).toBe(703);
+  });
+
   it.each([
     [
       "a BigInt payload",
