@@ -1,8 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { beforeEach, describe, expect, it } from "vitest";
 import { tableCounts, tempDir } from "../helpers/index.js";
-import { json, REPO, type RunOptions, run } from "./cli.js";
+import { BIN, json, REPO, type RunOptions, run } from "./cli.js";
 
 /** The commands that read and write the ledger, run as processes on the bundled example's tasks. */
 let dir: string;
@@ -38,6 +40,17 @@ function expectOneErrorLine(result: { stdout: string; stderr: string }, ...parts
   expect(lines, result.stderr).toHaveLength(1);
   for (const part of parts) expect(lines[0]).toContain(part);
 }
+
+describe("the built bin", () => {
+  it("is executable, so `npx taskledger` works in this checkout after a build", async () => {
+    accessSync(BIN, constants.X_OK);
+    const { stdout } = await promisify(execFile)("npx", ["--no-install", "taskledger", "--version"], {
+      cwd: REPO,
+    });
+    const { version } = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
+    expect(stdout.trim()).toBe(version);
+  });
+});
 
 describe("migrate", () => {
   it("creates the ledger's tables, empty", async () => {
