@@ -19,7 +19,8 @@ const cli = (...args: string[]) => run(args, opts);
 
 async function startWorker(...args: string[]) {
   const worker = spawnCli(["worker", ...args], opts);
-  await untilOutput(worker, /^taskledger worker \S+ — queues /m);
+  // The banner's two lines may arrive apart: wait for the second (ledger · config).
+  await untilOutput(worker, /^taskledger worker \S+ — queues [^\n]*\nledger \S+ · config \S+\n/m);
   return worker;
 }
 
