@@ -7,7 +7,17 @@ import { spawn } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 
-const BENCHMARKS = ["process", "enqueue", "pickup", "reserve", "cancel", "schedule", "bullmq", "http"];
+const BENCHMARKS = [
+  "process",
+  "enqueue",
+  "writes",
+  "pickup",
+  "reserve",
+  "cancel",
+  "schedule",
+  "bullmq",
+  "http",
+];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !BENCHMARKS.includes(name));
