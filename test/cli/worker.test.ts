@@ -19,8 +19,7 @@ const cli = (...args: string[]) => run(args, opts);
 
 async function startWorker(...args: string[]) {
   const worker = spawnCli(["worker", ...args], opts);
-  // The banner's two lines may arrive apart: wait for the second (ledger · config).
-  await untilOutput(worker, /^taskledger worker \S+ — queues [^\n]*\nledger \S+ · config \S+\n/m);
+  await untilOutput(worker, /^taskledger worker \S+ — queues /m);
   return worker;
 }
 

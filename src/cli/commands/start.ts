@@ -49,20 +49,23 @@ export const startCommand: Command = {
         url: web?.url ?? null,
       });
     } else {
-      out.line(color.bold("taskledger is running (embedded: one SQLite file, no other service)"));
-      out.line(`  ledger   ${where}`);
-      out.line(`  config   ${loaded.path}${loaded.isExample ? " (the bundled example)" : ""}`);
-      out.line(`  tasks    ${tl.registry.names().join(", ")}`);
-      out.line(`  worker   ${worker.worker.id} · queues ${worker.worker.queues.join(", ")}`);
-      out.line(`  web      ${web ? color.green(web.url) : "not configured (add a web key to the config)"}`);
-      out.line("");
-      if (web) out.line(`Open ${web.url} in a browser and log in with any name.`);
-      out.line("From another terminal:");
+      // One write: whoever watches for the banner gets all of it at once.
       out.line(
-        `  npx taskledger enqueue count_words --description "count words" --payload '"to be or not to be"' --wait`,
+        [
+          color.bold("taskledger is running (embedded: one SQLite file, no other service)"),
+          `  ledger   ${where}`,
+          `  config   ${loaded.path}${loaded.isExample ? " (the bundled example)" : ""}`,
+          `  tasks    ${tl.registry.names().join(", ")}`,
+          `  worker   ${worker.worker.id} · queues ${worker.worker.queues.join(", ")}`,
+          `  web      ${web ? color.green(web.url) : "not configured (add a web key to the config)"}`,
+          "",
+          ...(web ? [`Open ${web.url} in a browser and log in with any name.`] : []),
+          "From another terminal:",
+          `  npx taskledger enqueue count_words --description "count words" --payload '"to be or not to be"' --wait`,
+          "  npx taskledger tasks list",
+          "",
+        ].join("\n"),
       );
-      out.line("  npx taskledger tasks list");
-      out.line("");
     }
     return stopped;
   },

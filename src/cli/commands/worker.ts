@@ -59,10 +59,13 @@ export const workerCommand: Command = {
         pid: process.pid,
       });
     } else {
+      // One write: whoever watches for the banner gets all of it at once.
       out.line(
-        `${color.bold("taskledger worker")} ${worker.id} — queues ${worker.queues.join(", ")}, concurrency ${worker.concurrency}`,
+        [
+          `${color.bold("taskledger worker")} ${worker.id} — queues ${worker.queues.join(", ")}, concurrency ${worker.concurrency}`,
+          `ledger ${tl.database.file ?? tl.database.identity} · config ${loaded.path}`,
+        ].join("\n"),
       );
-      out.line(`ledger ${tl.database.file ?? tl.database.identity} · config ${loaded.path}`);
     }
     return stopped;
   },
