@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import BetterSqlite3 from "better-sqlite3";
 import { createTaskledger } from "../dist/index.js";
-import { emit, round, say, sleep, tempDatabase } from "./lib.js";
+import { assertRecorded, emit, round, say, sleep, tempDatabase } from "./lib.js";
 import { benchTasks, counters, noop } from "./tasks.js";
 
 const ONE_BY_ONE = 2_000;
@@ -109,14 +109,7 @@ function report(metric, what, tasks, { total, commits, byTree }) {
   await worker.start();
   while (counters.runs - before < PROCESS) await sleep(2);
   await worker.stop();
-  const finished = tl.database.sqlite
-    .prepare("select count(*) from tasks where status = 'finished'")
-    .pluck()
-    .get();
-  if (finished !== PROCESS) {
-    say(`processing: ${finished} of ${PROCESS} tasks finished`);
-    process.exitCode = 1;
-  }
+  assertRecorded(file, PROCESS, "embedded.writes.process");
   const counted = frames(file);
   await tl.close();
   report("embedded.writes.process_frames_per_task", "one worker, concurrency 10", PROCESS, counted);
