@@ -40,6 +40,11 @@ export interface Engine {
   readonly name: string;
   migrate(): Promise<void>;
   push(tx: Tx, jobs: readonly JobSpec[]): Promise<void>;
+  /**
+   * Take up to `limit` due jobs for `worker`. Runs inside the caller's write transaction, in which
+   * the caller then starts the attempts in the ledger (status, worker, lease): a claim and its
+   * start commit together or not at all.
+   */
   claim(tx: Tx, request: ClaimRequest): Promise<Claim[]>;
   /** The outcome is recorded: forget these jobs. */
   ack(tx: Tx, claims: readonly Claim[]): Promise<void>;

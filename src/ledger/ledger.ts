@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Kysely } from "kysely";
+import { type ExpressionBuilder, type Kysely, sql } from "kysely";
 import type { NotificationName } from "../core/types.js";
 import { chunkSizes, insertsBySize, statement, statementsBySize } from "./compiled.js";
 import type { LedgerDatabase, NotificationRow, TaskRow } from "./schema.js";
@@ -59,12 +59,14 @@ const CHUNK = 256;
 /**
  * Status guards written as `not in`: SQLite, given `status = 'running'` (or `in ('queued', …)`)
  * beside an id list, prefers the status index and scans every running (or queued) row. The
- * statuses are a closed set, so these mean exactly "running" and "waiting".
+ * statuses are a closed set, so these mean exactly "running" and "waiting". Statuses in the hot
+ * statements are SQL literals (`sql.lit`), not bound parameters: SQLite plans with constants, and
+ * uses a partial index only when the query's WHERE provably implies the index's.
  */
 const NOT_RUNNING = ["reserved", "queued", "finished", "canceled"];
 const NOT_WAITING = ["running", "finished", "canceled"];
 
-const TASK_ARGS = 14;
+const TASK_ARGS = 15;
 const insertTaskRows = insertsBySize((db, arg, size) =>
   db.insertInto("tasks").values(
     Array.from({ length: size }, (_, row) => {
@@ -88,6 +90,7 @@ const insertTaskRows = insertsBySize((db, arg, size) =>
         slot_at: at(12),
         created_at: at(13),
         updated_at: at(13),
+        run_at: at(14),
       };
     }),
   ),
@@ -119,6 +122,9 @@ export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number
     updated_at: now,
     started_at: null,
     finished_at: null,
+    run_at: t.reservedAt ?? now,
+    worker_id: null,
+    lease_expires_at: null,
   }));
   let offset = 0;
   for (const size of chunkSizes(rows.length, CHUNK)) {
@@ -136,7 +142,7 @@ export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number
         r.max_attempts,
         r.retry,
       );
-      args.push(r.timeout_ms, r.reserved_at, r.schedule_id, r.slot_at, now);
+      args.push(r.timeout_ms, r.reserved_at, r.schedule_id, r.slot_at, now, r.run_at);
     }
     const ids = await insertTaskRows(db, size, args);
     for (let i = 0; i < size; i++) rows[offset + i]!.id = ids[i]!;
@@ -194,13 +200,14 @@ const progressNote = (row: Pick<TaskRow, "id" | "owner" | "status">, progress: n
 
 /**
  * Claimed tasks start an attempt: `running`, progress 0, attempts + 1 (the seeds'
- * `@background_task` entry). Rows not waiting any more (canceled meanwhile) are left alone and
- * not returned.
+ * `@background_task` entry), held by `worker` until `leaseUntil` (renewed by its heartbeats).
+ * Rows not waiting any more (canceled meanwhile) are left alone and not returned.
  */
 export async function startAttempts(
   db: Db,
   ids: readonly number[],
   now: number,
+  holder: { readonly worker: string; readonly leaseUntil: number },
 ): Promise<Written<TaskRow[]>> {
   if (ids.length === 0) return { value: [], notifications: [] };
   const rows: TaskRow[] = [];
@@ -208,6 +215,8 @@ export async function startAttempts(
   for (const size of chunkSizes(ids.length, CHUNK)) {
     const { rows: started } = await startRows(size).execute<TaskRow>(db, [
       now,
+      holder.worker,
+      holder.leaseUntil,
       ...ids.slice(offset, offset + size),
     ]);
     rows.push(...started);
@@ -230,13 +239,19 @@ const startRows = statementsBySize((db, arg, size) =>
       attempts: eb("attempts", "+", 1),
       started_at: arg(0),
       updated_at: arg(0),
+      worker_id: arg(1),
+      lease_expires_at: arg(2),
     }))
     .where(
       "id",
       "in",
-      Array.from({ length: size }, (_, i) => arg(1 + i)),
+      Array.from({ length: size }, (_, i) => arg(3 + i)),
     )
-    .where("status", "not in", NOT_WAITING)
+    .where(
+      "status",
+      "not in",
+      NOT_WAITING.map((s) => sql.lit(s)),
+    )
     .returningAll(),
 );
 
@@ -254,7 +269,7 @@ export async function recordProgress(
     .set({ progress, updated_at: now })
     .where("id", "=", id)
     .where("attempts", "=", attempts)
-    .where("status", "=", "running")
+    .where("status", "=", sql.lit("running"))
     .returningAll()
     .executeTakeFirst()) as TaskRow | undefined;
   if (!row) return { value: null, notifications: [] };
@@ -393,7 +408,11 @@ const settleRowsWith = (column: "result" | "log") =>
           rows.map((r) => ({ id: r.id, value: r.attempts })),
         ),
       )
-      .where("status", "not in", NOT_RUNNING)
+      .where(
+        "status",
+        "not in",
+        NOT_RUNNING.map((s) => sql.lit(s)),
+      )
       .returningAll();
   });
 const settleRows = { result: settleRowsWith("result"), log: settleRowsWith("log") };
@@ -419,7 +438,7 @@ const settleRetryRow = statement((db, arg) =>
     .set({ status: "queued", progress: 0, log: arg(2), updated_at: arg(3) })
     .where("id", "=", arg(0))
     .where("attempts", "=", arg(1))
-    .where("status", "=", "running")
+    .where("status", "=", sql.lit("running"))
     .where("cancel_requested_at", "is", null)
     .returningAll(),
 );
@@ -489,16 +508,22 @@ export async function releaseRunning(
   return settleOutcomes(db, outcomes, now);
 }
 
-/** Reservations whose time has come become `queued` (shown as such while they wait for a worker). */
+/**
+ * Reservations whose time has come become `queued` (the seeds' scheduler moving a job to its
+ * queue): from then on a worker claims them like any queued task. Run before every claim.
+ */
 export async function promoteDueReservations(db: Db, now: number): Promise<number> {
-  const result = await db
-    .updateTable("tasks")
-    .set({ status: "queued", updated_at: now })
-    .where("status", "=", "reserved")
-    .where("reserved_at", "<=", now)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  const result = await promoteRows.execute(db, [now]);
+  return Number(result.numAffectedRows ?? 0);
 }
+
+const promoteRows = statement((db, arg) =>
+  db
+    .updateTable("tasks")
+    .set({ status: "queued", updated_at: arg(0) })
+    .where("status", "=", sql.lit("reserved"))
+    .where("reserved_at", "<=", arg(0)),
+);
 
 export async function upsertWorker(
   db: Db,

@@ -136,6 +136,28 @@ export function ledgerMigrations(dialect: DialectName): Record<string, Migration
           .execute();
       },
     },
+    "0002_task_queue_columns": {
+      async up(db: Kysely<any>) {
+        // When the task may run next (enqueue time, reservation time, retry time), which worker
+        // holds or last held it, and until when that worker's lease runs. Every engine records
+        // them; the embedded engine claims straight from these rows (no queue table beside them).
+        await db.schema.alterTable("tasks").addColumn("run_at", big).execute();
+        await db.schema.alterTable("tasks").addColumn("worker_id", short).execute();
+        await db.schema.alterTable("tasks").addColumn("lease_expires_at", big).execute();
+        await sql`update tasks set run_at = coalesce(reserved_at, created_at) where status in ('queued', 'reserved')`.execute(
+          db,
+        );
+        // Claim order within a queue's waiting tasks; its (queue, status) prefix also gives the
+        // queue counts from the index alone, so it replaces the (queue, status) index.
+        await db.schema.dropIndex("tasks_queue_status").execute();
+        await sql`create index tasks_queue on tasks (queue, status, priority desc, run_at, id)`.execute(db);
+        const partial = dialect !== "mysql";
+        // Leases of running attempts, by worker (heartbeats, cancel checks, the sweeper).
+        await sql`create index tasks_running on tasks (worker_id, lease_expires_at)${
+          partial ? sql` where status = 'running'` : sql``
+        }`.execute(db);
+      },
+    },
   };
 }
 

@@ -30,6 +30,11 @@ export interface TasksTable {
   updated_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** When the task may run (next): its enqueue, reservation or retry time. */
+  run_at: number | null;
+  /** The worker holding the current attempt (or the last one that held it). */
+  worker_id: string | null;
+  lease_expires_at: number | null;
 }
 
 export interface NotificationsTable {

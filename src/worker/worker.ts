@@ -140,6 +140,8 @@ export function createWorker(
           }
           let started: { task: Task; claim: Claim; retry: RetryPolicy }[] = [];
           if (free > 0) {
+            // Reservations whose time has come are `queued` from now on (and claimable on the embedded engine).
+            await ledger.promoteDueReservations(tx, now);
             const claims = await rt.engine.claim(tx, {
               worker: id,
               queues,
@@ -153,6 +155,7 @@ export function createWorker(
                 tx,
                 claims.map((c) => c.id),
                 now,
+                { worker: id, leaseUntil: now + rt.settings.leaseMs },
               );
               notes.push(...written.notifications);
               const byId = new Map(claims.map((c) => [c.id, c]));

@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeEach, describe, expect, it } from "vitest";
-import { tableCounts, tempDir } from "../helpers/index.js";
+import { inQueue, tableCounts, tempDir } from "../helpers/index.js";
 import { BIN, json, REPO, type RunOptions, run } from "./cli.js";
 
 /** The commands that read and write the ledger, run as processes on the bundled example's tasks. */
@@ -57,7 +57,13 @@ describe("migrate", () => {
     const result = await cli("migrate");
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`Ledger ready: ${file}`);
-    expect(tableCounts(file)).toMatchObject({ tasks: 0, notifications: 0, workers: 0, queue_jobs: 0 });
+    expect(tableCounts(file)).toEqual({
+      scheduled_tasks: 0,
+      tasks: 0,
+      notifications: 0,
+      workers: 0,
+      leases: 0,
+    });
 
     const again = await cli("migrate", "--json");
     expect(again.code, again.stderr).toBe(0);
@@ -112,7 +118,8 @@ describe("enqueue", () => {
       result: null,
       reservedAt: null,
     });
-    expect(tableCounts(file)).toMatchObject({ tasks: 2, queue_jobs: 2 });
+    expect(tableCounts(file)).toMatchObject({ tasks: 2 });
+    expect(inQueue(file)).toBe(2);
   });
 
   it("reserves the task with --at", async () => {

@@ -10,7 +10,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tableCounts } from "../helpers/index.js";
+import { inQueue, tableCounts } from "../helpers/index.js";
 import { type Finished, REPO, spawnProcess, untilOutput } from "./cli.js";
 
 /**
@@ -225,7 +225,8 @@ console.log(JSON.stringify({ status: done.status, failed: done.failed, progress:
       status: "queued",
       payload: "a b c",
     });
-    expect(tableCounts(db)).toMatchObject({ tasks: 1, queue_jobs: 1 });
+    expect(tableCounts(db)).toMatchObject({ tasks: 1 });
+    expect(inQueue(db)).toBe(1);
   });
 
   it("runs the project's own config, which imports `taskledger`, in a worker", async () => {

@@ -47,7 +47,7 @@ describe("cancel from another process", () => {
     expect(readExecutions(runs).filter((e) => e.event !== "start")).toEqual([
       { event: "abort", id: task.id, attempt: 1, pid: proc!.pid, reason: "canceled" },
     ]);
-    expect(countWhere(file, "queue_jobs")).toBe(0);
+    expect(countWhere(file, "tasks where status in ('queued', 'reserved', 'running')")).toBe(0);
     const feed = await tl.notifications.after("alice", 0);
     expect(feed.filter((n) => n.name === "task_canceled").map((n) => n.taskId)).toEqual([task.id]);
 

@@ -62,7 +62,7 @@ describe("a worker process stopped with SIGTERM", () => {
     expect(executions.filter((e) => e.event === "abort")).toEqual([]);
     // It left the workers list and holds no claim.
     expect(countWhere(file, "workers")).toBe(0);
-    expect(countWhere(file, "queue_jobs where lease_owner is not null")).toBe(0);
+    expect(countWhere(file, "tasks where status = 'running'")).toBe(0);
   });
 
   it("aborts and requeues a task that outlives the grace period; another worker finishes it", async () => {

@@ -82,7 +82,7 @@ describe.skipIf(process.platform !== "linux")(
       );
       const feed = await tl.notifications.after("bob", 0);
       expect(feed.filter((n) => n.name === "task_finished").map((n) => n.taskId)).toEqual([task.id]);
-      expect(countWhere(file, "queue_jobs")).toBe(0);
+      expect(countWhere(file, "tasks where status in ('queued', 'reserved', 'running')")).toBe(0);
     });
 
     it("ends canceled, not re-run, when it was canceled while its worker hung and then died", async () => {
@@ -117,7 +117,7 @@ describe.skipIf(process.platform !== "linux")(
         log: `Canceled; worker ${hung!.workerId} stopped responding during attempt 1`,
       });
       expect(readExecutions(runs).filter((e) => e.event === "start")).toHaveLength(1);
-      expect(countWhere(file, "queue_jobs")).toBe(0);
+      expect(countWhere(file, "tasks where status in ('queued', 'reserved', 'running')")).toBe(0);
     });
   },
 );

@@ -47,21 +47,22 @@ describe("a worker process killed with SIGKILL while it runs tasks", () => {
     expect(tasks).toHaveLength(200);
     expect(tasks.filter((t) => t.status !== "finished" || t.failed !== 0)).toEqual([]);
     expect(countWhere(file, "tasks where status = 'running'")).toBe(0);
-    expect(countWhere(file, "queue_jobs")).toBe(0);
+    expect(countWhere(file, "tasks where status in ('queued', 'reserved', 'running')")).toBe(0);
 
     const starts = startsByTask(readExecutions(runs));
     const victimLog = `Worker ${victim!.workerId} stopped responding during attempt`;
     const rerun: number[] = [];
     for (const task of tasks) {
       const executions = (starts.get(task.id) ?? []).sort((a, b) => a.attempt - b.attempt);
-      // Every execution is one attempt of the ledger, numbered 1..n, none recorded twice.
-      expect(executions.map((e) => e.attempt)).toEqual(
-        Array.from({ length: task.attempts }, (_, i) => i + 1),
-      );
+      const attempts = executions.map((e) => e.attempt);
+      // Every execution is one attempt of the ledger, none run twice, the last one recorded. (An
+      // attempt the victim started in the ledger but died before its handler began left no trace.)
+      expect(new Set(attempts).size).toBe(attempts.length);
+      expect(attempts.at(-1)).toBe(task.attempts);
       const last = executions.at(-1)!;
       // The recorded result is the last execution's.
       expect(JSON.parse(task.result!)).toEqual({ pid: last.pid, attempt: last.attempt });
-      if (executions.length > 1) {
+      if (task.attempts > 1) {
         rerun.push(task.id);
         // Only the killed worker's executions were repeated, and it never completed them.
         expect(executions.slice(0, -1).every((e) => e.pid === victim!.pid)).toBe(true);
@@ -75,7 +76,7 @@ describe("a worker process killed with SIGKILL while it runs tasks", () => {
     // The victim held at most `concurrency` tasks when it died, and it held some.
     expect(rerun.length).toBeGreaterThan(0);
     expect(rerun.length).toBeLessThanOrEqual(concurrency);
-    expect(rerun.every((id) => starts.get(id)!.length === 2)).toBe(true);
+    expect(rerun.every((id) => tasks.find((t) => t.id === id)!.attempts === 2)).toBe(true);
     // The survivors finished what the victim left.
     const survivorPids = new Set(survivors.map((s) => s.pid));
     expect(
@@ -117,6 +118,6 @@ describe("a worker process killed with SIGKILL while it runs tasks", () => {
     expect(readExecutions(runs).filter((e) => e.event === "start")).toHaveLength(1);
     const feed = await tl.notifications.after("carol", 0);
     expect(feed.filter((n) => n.name === "task_failed").map((n) => n.taskId)).toEqual([task.id]);
-    expect(countWhere(file, "queue_jobs")).toBe(0);
+    expect(countWhere(file, "tasks where status in ('queued', 'reserved', 'running')")).toBe(0);
   });
 });

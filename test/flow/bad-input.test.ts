@@ -91,7 +91,7 @@ describe("bad input is refused, naming the field, with nothing written", () => {
       owner: "alice",
     });
     const before = tableCounts(file);
-    expect(before).toMatchObject({ tasks: 2, notifications: 1, queue_jobs: 2 });
+    expect(before).toMatchObject({ tasks: 2, notifications: 1 });
 
     const error = await call(tl, clock.now()).then(
       (value) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defineTask, TaskledgerError } from "../../src/index.js";
-import { tableCounts } from "../helpers/index.js";
+import { inQueue, tableCounts } from "../helpers/index.js";
 import { gate, isTerminal, ManualClock, openLedger, waitForTask } from "./fixture.js";
 
 describe("cancel", () => {
@@ -13,7 +13,7 @@ describe("cancel", () => {
     expect(result.ok).toBe(true);
     expect(result.task).toMatchObject({ id: task.id, status: "canceled", failed: true, progress: 100 });
     expect(result.task!.log).toMatch(/Canceled before it started/);
-    expect(tableCounts(file).queue_jobs).toBe(0);
+    expect(inQueue(file)).toBe(0);
     expect((await tl.notifications.after("alice", 0)).map((n) => n.name)).toEqual([
       "task_progress",
       "task_canceled",
@@ -40,7 +40,7 @@ describe("cancel", () => {
       ok: true,
       task: { status: "canceled", failed: true, progress: 100, log: "Reservation canceled" },
     });
-    expect(tableCounts(file).queue_jobs).toBe(0);
+    expect(inQueue(file)).toBe(0);
     clock.advance(61_000);
     expect(await tl.sweep()).toMatchObject({ promoted: 0 });
     const marker = await tl.tasks.enqueue(job, null, { description: "marker" });
@@ -217,7 +217,7 @@ describe("cancel racing the end of an attempt", () => {
     expect(done).toMatchObject({ status: "canceled", failed: true, progress: 100, attempts: 1 });
     expect(done.log).toMatch(/^Canceled while running/);
     expect(done.log).toContain("failed after the cancel was requested");
-    expect(tableCounts(file).queue_jobs).toBe(0);
+    expect(inQueue(file)).toBe(0);
     const names = (await tl.notifications.after("alice", 0)).map((n) => n.name);
     expect(names).not.toContain("task_retry");
     expect(names.at(-1)).toBe("task_canceled");
@@ -243,6 +243,6 @@ describe("cancel racing the end of an attempt", () => {
     await stopping;
     const done = await tl.tasks.get(task.id);
     expect(done).toMatchObject({ status: "canceled", failed: true, attempts: 1 });
-    expect(tableCounts(file).queue_jobs).toBe(0);
+    expect(inQueue(file)).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { defineTask, TaskledgerError } from "../../src/index.js";
-import { tableCounts } from "../helpers/index.js";
+import { inQueue, tableCounts } from "../helpers/index.js";
 import { openLedger } from "./fixture.js";
 
 const mail = defineTask({
@@ -21,10 +21,13 @@ function rawTask(file: string, id: number): Record<string, unknown> {
   }
 }
 
+/** The task's row as the embedded engine's queue entry. */
 function rawQueueJob(file: string, id: number): Record<string, unknown> | undefined {
   const db = new BetterSqlite3(file, { readonly: true });
   try {
-    return db.prepare("select * from queue_jobs where id = ?").get(id) as Record<string, unknown> | undefined;
+    return db
+      .prepare("select queue, priority, status, run_at, created_at, worker_id from tasks where id = ?")
+      .get(id) as Record<string, unknown> | undefined;
   } finally {
     db.close();
   }
@@ -71,7 +74,9 @@ describe("enqueue", () => {
     });
     expect(JSON.parse(row.retry as string)).toMatchObject({ max: 4, delay: 250, backoff: "exponential" });
     expect(JSON.parse(row.payload as string)).toEqual({ to: "a@example.com" });
-    expect(rawQueueJob(file, task.id)).toMatchObject({ queue: "mail", priority: 7, lease_owner: null });
+    const entry = rawQueueJob(file, task.id)!;
+    expect(entry).toMatchObject({ queue: "mail", priority: 7, status: "queued", worker_id: null });
+    expect(entry.run_at).toBe(entry.created_at);
     expect(await tl.tasks.get(task.id)).toEqual(task);
   });
 
@@ -129,7 +134,8 @@ describe("enqueueMany", () => {
       ["send_async_mail", "three", "default", "queued"],
     ]);
     expect(new Set(created.map((t) => t.id)).size).toBe(3);
-    expect(tableCounts(file)).toMatchObject({ tasks: 3, queue_jobs: 3 });
+    expect(tableCounts(file)).toMatchObject({ tasks: 3 });
+    expect(inQueue(file)).toBe(3);
     expect(await tl.tasks.enqueueMany([])).toEqual([]);
   });
 

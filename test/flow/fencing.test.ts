@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { defineTask } from "../../src/index.js";
 import * as ledger from "../../src/ledger/ledger.js";
-import { tableCounts, waitFor } from "../helpers/index.js";
+import { inQueue, tableCounts, waitFor } from "../helpers/index.js";
 import { gate, isTerminal, ManualClock, openLedger, waitForTask } from "./fixture.js";
 
 describe("fencing: a stale attempt cannot overwrite a newer outcome", () => {
@@ -103,7 +103,7 @@ describe("fencing: a stale attempt cannot overwrite a newer outcome", () => {
       progress: 0,
       result: null,
     });
-    expect(tableCounts(file).queue_jobs).toBe(1);
+    expect(inQueue(file)).toBe(1);
 
     // The current attempt is still reachable: a cancel now would reach it, and its outcome counts.
     releaseSecond.open();
@@ -125,7 +125,7 @@ describe("fencing: a stale attempt cannot overwrite a newer outcome", () => {
       ["task_finished", null],
     ]);
     await waitFor(() => worker.active === 0, { message: "no attempt left in flight" });
-    expect(tableCounts(file).queue_jobs).toBe(0);
+    expect(inQueue(file)).toBe(0);
   });
 
   it("a cancel reaches the new attempt while the stale one is still in the same worker", async () => {

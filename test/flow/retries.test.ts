@@ -8,7 +8,9 @@ function queueRunAt(file: string, id: number): number | undefined {
   const db = new BetterSqlite3(file, { readonly: true });
   try {
     return (
-      db.prepare("select run_at from queue_jobs where id = ?").get(id) as { run_at: number } | undefined
+      db.prepare("select run_at from tasks where id = ? and status in ('queued', 'reserved')").get(id) as
+        | { run_at: number }
+        | undefined
     )?.run_at;
   } finally {
     db.close();

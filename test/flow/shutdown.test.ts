@@ -7,9 +7,11 @@ import { gate, isTerminal, openLedger, waitForTask } from "./fixture.js";
 function queueJob(file: string, id: number): { lease_owner: string | null } | undefined {
   const db = new BetterSqlite3(file, { readonly: true });
   try {
-    return db.prepare("select lease_owner from queue_jobs where id = ?").get(id) as
-      | { lease_owner: string | null }
-      | undefined;
+    return db
+      .prepare(
+        "select case when status = 'running' then worker_id end as lease_owner from tasks where id = ?",
+      )
+      .get(id) as { lease_owner: string | null } | undefined;
   } finally {
     db.close();
   }

@@ -50,6 +50,22 @@ export async function waitFor<T>(
 }
 
 /** Row counts of every table, read through a separate connection (what is really on disk). */
+/** Tasks still in the embedded queue: waiting to be claimed (queued, reserved) or held by a worker (running). */
+export function inQueue(file: string): number {
+  const db = new BetterSqlite3(file, { readonly: true });
+  try {
+    return (
+      db
+        .prepare("select count(*) as n from tasks where status in ('queued', 'reserved', 'running')")
+        .get() as {
+        n: number;
+      }
+    ).n;
+  } finally {
+    db.close();
+  }
+}
+
 export function tableCounts(file: string): Record<string, number> {
   const db = new BetterSqlite3(file, { readonly: true });
   try {

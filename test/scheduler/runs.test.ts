@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { defineTask } from "../../src/index.js";
+import { startAttempts } from "../../src/ledger/ledger.js";
 import { gate, isTerminal, ManualClock, openLedger, waitForTask } from "../flow/fixture.js";
-import { tableCounts, waitFor } from "../helpers/index.js";
+import { inQueue, tableCounts, waitFor } from "../helpers/index.js";
 import { MINUTE, noop, runRows, schedulerOf } from "./fixture.js";
 
 /**
@@ -63,11 +64,12 @@ describe("runs and their schedule", () => {
         leaseMs: 1_000,
         now: clock.now(),
       });
-      await tx
-        .updateTable("tasks")
-        .set({ status: "running", attempts: 1 })
-        .where("id", "=", taskId)
-        .execute();
+      await startAttempts(
+        tx,
+        claimed.map((c) => c.id),
+        clock.now(),
+        { worker: "gone", leaseUntil: clock.now() + 1_000 },
+      );
       return claimed;
     });
     expect(claims.map((c) => c.id)).toEqual([taskId]);
@@ -148,13 +150,15 @@ describe("runs and their schedule", () => {
     const scheduler = schedulerOf(tl);
     for (let i = 0; i < 3; i++, clock.advance(MINUTE)) await scheduler.tick();
     await tl.tasks.enqueue(noop, null, { description: "not a run" });
-    expect(tableCounts(file)).toMatchObject({ scheduled_tasks: 2, tasks: 7, queue_jobs: 7 });
+    expect(tableCounts(file)).toMatchObject({ scheduled_tasks: 2, tasks: 7 });
+    expect(inQueue(file)).toBe(7);
 
     expect(await tl.schedules.remove("gone")).toMatchObject({
       schedule: { id: gone.id, key: "gone" },
       runs: 3,
     });
-    expect(tableCounts(file)).toMatchObject({ scheduled_tasks: 1, tasks: 4, queue_jobs: 4 });
+    expect(tableCounts(file)).toMatchObject({ scheduled_tasks: 1, tasks: 4 });
+    expect(inQueue(file)).toBe(4);
     expect(runRows(file, gone.id)).toEqual([]);
     expect(runRows(file, kept.id)).toHaveLength(3);
     expect(await tl.schedules.get("gone")).toBeUndefined();

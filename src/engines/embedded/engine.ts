@@ -1,20 +1,26 @@
-import type { ExpressionBuilder, Kysely } from "kysely";
-import type { Claim, ClaimRequest, Engine, ExpiredClaim, Tx } from "../../engine/contract.js";
-import { chunkSizes, statement, statementsBySize } from "../../ledger/compiled.js";
+import { type Kysely, sql } from "kysely";
+import type { Claim, ClaimRequest, Engine, ExpiredClaim } from "../../engine/contract.js";
+import { statement, statementsBySize } from "../../ledger/compiled.js";
 import type { Database } from "../../ledger/database.js";
 import { runMigrations } from "../../ledger/migrations.js";
-import { type EngineDatabase, embeddedMigrations } from "./schema.js";
+import { embeddedMigrations } from "./schema.js";
 import { subscribeWake, wake } from "./wake.js";
 
 /**
- * The embedded engine: the queue is a table (`queue_jobs`) in the ledger's own SQLite file, so a
- * task row and its queue entry are written in one transaction. Claims are one
- * `UPDATE … RETURNING` inside `BEGIN IMMEDIATE`: atomic across every process on the file.
- * Workers wake on work — in-process by an event, across processes by watching the WAL file.
+ * The embedded engine: the ledger is the queue. A waiting task's own row in `tasks` is its queue
+ * entry (queue, priority, `run_at`), so an enqueue writes one row and nothing beside it. A claim
+ * reads the next ids from the `tasks_queue` index inside the worker's `BEGIN IMMEDIATE`
+ * transaction, and the ledger's start of those attempts, in the same transaction, makes them
+ * `running` under the worker's lease (`worker_id`, `lease_expires_at`): atomic across every
+ * process on the file. The outcome write takes the row out of the queue — so `push`, `ack`,
+ * `discard` and `requestCancel` have nothing left to write. Reservations become claimable once the worker has shown them `queued` at their
+ * time. Workers wake on work — in-process by an event, across processes by watching the WAL file.
+ *
+ * These statements name the ledger's columns but never call into the ledger: the engine stays a
+ * mover of ids.
  */
 export function createEmbeddedEngine(database: Database): Engine {
-  const db = database.db as unknown as Kysely<EngineDatabase>;
-  const t = (tx: Tx) => tx as unknown as Kysely<EngineDatabase>;
+  const db = database.db as unknown as Kysely<any>;
 
   return {
     name: "embedded",
@@ -23,59 +29,37 @@ export function createEmbeddedEngine(database: Database): Engine {
       await runMigrations(db, embeddedMigrations(), "taskledger_embedded_migrations");
     },
 
-    async push(tx, jobs) {
-      let offset = 0;
-      for (const size of chunkSizes(jobs.length, CHUNK)) {
-        const args: unknown[] = [];
-        for (const job of jobs.slice(offset, offset + size))
-          args.push(job.id, job.queue, job.priority, job.runAt);
-        await pushRows(size).execute(tx, args);
-        offset += size;
-      }
-    },
+    // The ledger's row carries queue, priority and run_at: nothing more to write.
+    async push() {},
 
     async claim(tx, request: ClaimRequest) {
       const claims: Claim[] = [];
       for (const queue of request.queues) {
         const want = request.limit - claims.length;
         if (want <= 0) break;
-        const { rows } = await claimRows.execute<{ id: number; attempt: number }>(tx, [
-          request.worker,
-          request.now + request.leaseMs,
+        const { rows } = await claimRows.execute<{ id: number; attempts: number }>(tx, [
           queue,
           request.now,
           want,
         ]);
-        for (const row of rows) claims.push({ id: Number(row.id), attempt: Number(row.attempt) });
+        // The attempt the ledger is about to start.
+        for (const row of rows) claims.push({ id: Number(row.id), attempt: Number(row.attempts) + 1 });
       }
       return claims;
     },
 
-    async ack(tx, claims) {
-      let offset = 0;
-      for (const size of chunkSizes(claims.length, CHUNK)) {
-        const args: unknown[] = [];
-        for (const claim of claims.slice(offset, offset + size)) args.push(claim.id, claim.attempt);
-        await ackRows(size).execute(tx, args);
-        offset += size;
-      }
-    },
+    // The outcome written to the row took it out of the queue and out of the running leases.
+    async ack() {},
 
     async retryAt(tx, claim, runAt) {
       await retryRow.execute(tx, [claim.id, claim.attempt, runAt]);
     },
 
-    async discard(tx, ids) {
-      let offset = 0;
-      for (const size of chunkSizes(ids.length, CHUNK)) {
-        await discardRows(size).execute(tx, ids.slice(offset, offset + size));
-        offset += size;
-      }
-    },
+    // A task that will never run is no longer `queued`: nothing claims it.
+    async discard() {},
 
-    async requestCancel(tx, id) {
-      await t(tx).updateTable("queue_jobs").set({ cancel_requested: 1 }).where("id", "=", id).execute();
-    },
+    // The ledger's `cancel_requested_at` is the request; `cancelRequested` reads it.
+    async requestCancel() {},
 
     async cancelRequested(worker) {
       const { rows } = await cancelRequestedRows.execute<{ id: number }>(db, [worker]);
@@ -87,22 +71,25 @@ export function createEmbeddedEngine(database: Database): Engine {
     },
 
     async expired(tx, now, limit) {
-      const rows = await t(tx)
-        .selectFrom("queue_jobs")
-        .select(["id", "attempt", "lease_owner"])
-        .where("lease_owner", "is not", null)
-        .where("lease_expires_at", "<", now)
-        .orderBy("lease_expires_at")
-        .limit(limit)
-        .execute();
+      const { rows } = await expiredRows.execute<{ id: number; attempts: number; worker_id: string | null }>(
+        tx,
+        [now, limit],
+      );
       return rows.map(
-        (r): ExpiredClaim => ({ id: Number(r.id), attempt: Number(r.attempt), worker: r.lease_owner! }),
+        (r): ExpiredClaim => ({
+          id: Number(r.id),
+          attempt: Number(r.attempts),
+          worker: r.worker_id ?? "unknown",
+        }),
       );
     },
 
     async nextRunAt(queues) {
       if (queues.length === 0) return null;
-      const { rows } = await nextRunAtRow(queues.length).execute<{ next: number | null }>(db, queues);
+      const { rows } = await nextRunAtRow(queues.length).execute<{ next: number | null }>(db, [
+        ...queues,
+        ...queues,
+      ]);
       const next = rows[0]?.next;
       return next === null || next === undefined ? null : Number(next);
     },
@@ -119,101 +106,89 @@ export function createEmbeddedEngine(database: Database): Engine {
   };
 }
 
-// The engine's statements, built once (see ledger/compiled.ts). SQLite's 32 766 bound parameters
-// leave room for chunks of 256 rows.
-const CHUNK = 256;
-type Eb = ExpressionBuilder<any, any>;
+// The engine's statements, built once (see ledger/compiled.ts).
 
-const pushRows = statementsBySize((db, arg, size) =>
-  db.insertInto("queue_jobs").values(
-    Array.from({ length: size }, (_, i) => ({
-      id: arg(4 * i),
-      queue: arg(4 * i + 1),
-      priority: arg(4 * i + 2),
-      run_at: arg(4 * i + 3),
-      attempt: 0,
-      lease_owner: null,
-      lease_expires_at: null,
-      cancel_requested: 0,
-    })),
-  ),
-);
-
-/** Args: worker, lease expiry, queue, now, limit. */
+/**
+ * Args: queue, now, limit. Walks `tasks_queue` in its order — (queue, 'queued') then priority,
+ * run_at, id — and stops at the limit. A read: the claim is the caller's write transaction
+ * (`BEGIN IMMEDIATE`, so no other process claims meanwhile), in which the ledger's start of
+ * these attempts makes them `running` under this worker's lease.
+ */
 const claimRows = statement((db, arg) =>
   db
-    .updateTable("queue_jobs")
-    .set((eb: Eb) => ({ lease_owner: arg(0), lease_expires_at: arg(1), attempt: eb("attempt", "+", 1) }))
-    .where("id", "in", (eb: Eb) =>
-      eb
-        .selectFrom("queue_jobs")
-        .select("id")
-        .where("lease_owner", "is", null)
-        .where("queue", "=", arg(2))
-        .where("run_at", "<=", arg(3))
-        .orderBy("priority", "desc")
-        .orderBy("run_at")
-        .orderBy("id")
-        .limit(arg(4)),
-    )
-    .returning(["id", "attempt"]),
+    .selectFrom("tasks")
+    .select(["id", "attempts"])
+    .where("queue", "=", arg(0))
+    .where("status", "=", sql.lit("queued"))
+    .where("run_at", "<=", arg(1))
+    .orderBy("priority", "desc")
+    .orderBy("run_at")
+    .orderBy("id")
+    .limit(arg(2)),
 );
 
-/** Fenced by attempt: `CASE id WHEN ? THEN ? …` gives each row its own. */
-const ackRows = statementsBySize((db, arg, size) =>
-  db
-    .deleteFrom("queue_jobs")
-    .where(
-      "id",
-      "in",
-      Array.from({ length: size }, (_, i) => arg(2 * i)),
-    )
-    .where("attempt", "=", (eb: Eb) => {
-      let cases: any = eb.case(eb.ref("id"));
-      for (let i = 0; i < size; i++) cases = cases.when(arg(2 * i)).then(arg(2 * i + 1));
-      return cases.end();
-    }),
-);
-
+/** Args: id, attempt, run_at. The ledger has just put the task back to `queued`. */
 const retryRow = statement((db, arg) =>
   db
-    .updateTable("queue_jobs")
-    .set({ lease_owner: null, lease_expires_at: null, run_at: arg(2), cancel_requested: 0 })
+    .updateTable("tasks")
+    .set({ run_at: arg(2) })
     .where("id", "=", arg(0))
-    .where("attempt", "=", arg(1)),
-);
-
-const discardRows = statementsBySize((db, arg, size) =>
-  db.deleteFrom("queue_jobs").where(
-    "id",
-    "in",
-    Array.from({ length: size }, (_, i) => arg(i)),
-  ),
+    .where("attempts", "=", arg(1))
+    .where("status", "=", sql.lit("queued")),
 );
 
 const cancelRequestedRows = statement((db, arg) =>
   db
-    .selectFrom("queue_jobs")
+    .selectFrom("tasks")
     .select("id")
-    .where("lease_owner", "=", arg(0))
-    .where("cancel_requested", "=", 1),
+    .where("worker_id", "=", arg(0))
+    .where("status", "=", sql.lit("running"))
+    .where("cancel_requested_at", "is not", null),
 );
 
 const extendLeaseRows = statement((db, arg) =>
   db
-    .updateTable("queue_jobs")
+    .updateTable("tasks")
     .set({ lease_expires_at: arg(1) })
-    .where("lease_owner", "=", arg(0)),
+    .where("worker_id", "=", arg(0))
+    .where("status", "=", sql.lit("running")),
 );
 
-const nextRunAtRow = statementsBySize((db, arg, size) =>
+const expiredRows = statement((db, arg) =>
   db
-    .selectFrom("queue_jobs")
-    .select((eb: Eb) => eb.fn.min("run_at").as("next"))
-    .where("lease_owner", "is", null)
-    .where(
-      "queue",
-      "in",
-      Array.from({ length: size }, (_, i) => arg(i)),
-    ),
+    .selectFrom("tasks")
+    .select(["id", "attempts", "worker_id"])
+    .where("status", "=", sql.lit("running"))
+    .where("lease_expires_at", "<", arg(0))
+    .orderBy("lease_expires_at")
+    .limit(arg(1)),
 );
+
+/**
+ * The soonest time a task of these queues becomes claimable: a queued task's run_at (a retry's
+ * later time; due ones were claimed already), or the next reservation, read in `tasks_reserved`
+ * order. Args: the queues, twice.
+ */
+const nextRunAtRow = statementsBySize((db, arg, size) => {
+  const queues = (from: number) => Array.from({ length: size }, (_, i) => arg(from + i));
+  const queued = db
+    .selectFrom("tasks")
+    .select((eb: any) => eb.fn.min("run_at").as("at"))
+    .where("queue", "in", queues(0))
+    .where("status", "=", sql.lit("queued"));
+  const reserved = db
+    .selectFrom(
+      db
+        .selectFrom("tasks")
+        .select("reserved_at as at")
+        .where("status", "=", sql.lit("reserved"))
+        .where("queue", "in", queues(size))
+        .orderBy("reserved_at")
+        .limit(1)
+        .as("soonest"),
+    )
+    .select("soonest.at");
+  return db
+    .selectFrom(queued.unionAll(reserved).as("due"))
+    .select((eb: any) => eb.fn.min("due.at").as("next"));
+});
