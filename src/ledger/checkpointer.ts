@@ -47,22 +47,26 @@ timer = setTimeout(checkpoint, workerData.busyMs);
 
 const driver = createRequire(import.meta.url).resolve("better-sqlite3");
 
-export function startCheckpointer(file: string, { busyMs = 20, idleMs = 250 } = {}): Checkpointer {
+/** `onFailure` runs if the thread cannot start or dies: the writer's own checkpoints must take over. */
+export function startCheckpointer(
+  file: string,
+  onFailure: () => void,
+  { busyMs = 20, idleMs = 250 } = {},
+): Checkpointer {
   const worker = new Worker(THREAD, {
     eval: true,
     workerData: { driver, file, busyMs, idleMs },
     // The thread runs one pragma in a loop: a small heap and stack keep its share of the process's
-    // memory to a few MB (measured: ~15 MB with V8's defaults, ~7 MB with these).
+    // memory small (loading the driver needs an old space of about 6 MB).
     resourceLimits: {
-      maxYoungGenerationSizeMb: 0.5,
-      maxOldGenerationSizeMb: 4,
+      maxYoungGenerationSizeMb: 1,
+      maxOldGenerationSizeMb: 8,
       codeRangeSizeMb: 2,
       stackSizeMb: 1,
     },
   });
   worker.unref();
-  // A thread that cannot run leaves the writer's own checkpoints in charge: nothing else to do.
-  worker.on("error", () => {});
+  worker.on("error", () => onFailure());
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   return {
     async stop() {

@@ -91,6 +91,8 @@ const ROLLBACK = CompiledQuery.raw("ROLLBACK");
 
 /** Commits after which a file database counts as busy and gets its background checkpointer. */
 const BUSY_AFTER_COMMITS = 256;
+/** SQLite's own threshold, back in force should the thread fail. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
 
 class BetterSqliteDriver implements Driver {
   readonly #db: BetterSqlite3.Database;
@@ -128,7 +130,9 @@ class BetterSqliteDriver implements Driver {
   #startCheckpointer(): void {
     if (this.#db.memory || !this.#db.open || this.#db.pragma("journal_mode", { simple: true }) !== "wal")
       return;
-    this.#checkpointer = startCheckpointer(this.#db.name);
+    this.#checkpointer = startCheckpointer(this.#db.name, () => {
+      if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+    });
     this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   }
 
