@@ -11,7 +11,7 @@
 // embedded.writes.process_frames_per_task.
 import { readFileSync } from "node:fs";
 import BetterSqlite3 from "better-sqlite3";
-import { createTaskledger } from "../dist/index.js";
+import { createTaskledger, openDatabase } from "../dist/index.js";
 import { assertRecorded, emit, round, say, sleep, tempDatabase } from "./lib.js";
 import { benchTasks, counters, noop } from "./tasks.js";
 
@@ -23,7 +23,9 @@ const options = { description: "bench no-op", owner: "bench" };
 /** A ledger with `queued` tasks already in it, its log emptied and its checkpoints off. */
 async function ledger(queued) {
   const { url, file } = tempDatabase("tl-writes-");
-  const tl = createTaskledger({ database: url, tasks: benchTasks });
+  // No checkpoint thread either: the log must keep every frame the workload appends.
+  const database = openDatabase(url, { checkpointThread: false });
+  const tl = createTaskledger({ database, tasks: benchTasks });
   await tl.migrate();
   for (let i = 0; i < queued; i += 5_000) {
     const size = Math.min(5_000, queued - i);

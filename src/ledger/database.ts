@@ -28,6 +28,8 @@ export const DEFAULT_DATABASE_URL = "sqlite:taskledger.db";
 export interface OpenOptions {
   /** How long a writer waits for another connection's lock, ms. Default 30 000. */
   readonly busyTimeoutMs?: number;
+  /** Checkpoint the WAL on a background thread once the file is busy. Default true. */
+  readonly checkpointThread?: boolean;
 }
 
 /**
@@ -65,7 +67,9 @@ export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOp
   // again and again (index tails, the newest rows) fits in far less, and the OS caches the file
   // anyway: 8 MB keeps a worker's memory down without slowing its reads.
   sqlite.pragma(`cache_size = -${8 * 1024}`);
-  const db = new Kysely<LedgerDatabase>({ dialect: new BetterSqliteDialect(sqlite) });
+  const db = new Kysely<LedgerDatabase>({
+    dialect: new BetterSqliteDialect(sqlite, { checkpointThread: options.checkpointThread ?? true }),
+  });
   return {
     dialect: "sqlite",
     db,

@@ -24,11 +24,13 @@ import { BACKSTOP_PAGES, type Checkpointer, startCheckpointer } from "./checkpoi
  */
 export class BetterSqliteDialect implements Dialect {
   readonly #db: BetterSqlite3.Database;
-  constructor(db: BetterSqlite3.Database) {
+  readonly #checkpointThread: boolean;
+  constructor(db: BetterSqlite3.Database, { checkpointThread = true } = {}) {
     this.#db = db;
+    this.#checkpointThread = checkpointThread;
   }
   createDriver(): Driver {
-    return new BetterSqliteDriver(this.#db);
+    return new BetterSqliteDriver(this.#db, this.#checkpointThread);
   }
   createQueryCompiler(): QueryCompiler {
     return new SqliteQueryCompiler();
@@ -102,9 +104,12 @@ class BetterSqliteDriver implements Driver {
   #commits = 0;
   #checkpointer: Checkpointer | undefined;
 
-  constructor(db: BetterSqlite3.Database) {
+  readonly #checkpointThread: boolean;
+
+  constructor(db: BetterSqlite3.Database, checkpointThread: boolean) {
     this.#db = db;
     this.#connection = new BetterSqliteConnection(db);
+    this.#checkpointThread = checkpointThread;
   }
 
   async init(): Promise<void> {}
@@ -124,7 +129,7 @@ class BetterSqliteDriver implements Driver {
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(COMMIT);
-    if (++this.#commits === BUSY_AFTER_COMMITS) this.#startCheckpointer();
+    if (++this.#commits === BUSY_AFTER_COMMITS && this.#checkpointThread) this.#startCheckpointer();
   }
 
   #startCheckpointer(): void {
