@@ -28,13 +28,16 @@ const db = new Database(workerData.file);
 db.pragma("synchronous = NORMAL");
 let timer;
 let stopped = false;
+let lastLog = -1;
+// Polled often while the log grows, seldom once nothing new was written since the last look.
 function checkpoint() {
-  let copied = 0;
+  let grew = false;
   try {
     const [result] = db.pragma("wal_checkpoint(PASSIVE)");
-    copied = result.checkpointed;
+    grew = result.log !== lastLog;
+    lastLog = result.log;
   } catch {}
-  if (!stopped) timer = setTimeout(checkpoint, copied > 0 ? workerData.busyMs : workerData.idleMs);
+  if (!stopped) timer = setTimeout(checkpoint, grew ? workerData.busyMs : workerData.idleMs);
 }
 parentPort.on("message", () => {
   stopped = true;

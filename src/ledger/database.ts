@@ -68,7 +68,7 @@ export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOp
   // anyway: 8 MB keeps a worker's memory down without slowing its reads.
   sqlite.pragma(`cache_size = -${8 * 1024}`);
   const db = new Kysely<LedgerDatabase>({
-    dialect: new BetterSqliteDialect(sqlite, { checkpointThread: options.checkpointThread ?? true }),
+    dialect: new BetterSqliteDialect(sqlite, { checkpointThread: options.checkpointThread }),
   });
   return {
     dialect: "sqlite",

@@ -63,8 +63,8 @@ const CHUNK = 256;
  * statements are SQL literals (`sql.lit`), not bound parameters: SQLite plans with constants, and
  * uses a partial index only when the query's WHERE provably implies the index's.
  */
-const NOT_RUNNING = ["reserved", "queued", "finished", "canceled"];
-const NOT_WAITING = ["running", "finished", "canceled"];
+const NOT_RUNNING = ["reserved", "queued", "finished", "canceled"].map((s) => sql.lit(s));
+const NOT_WAITING = ["running", "finished", "canceled"].map((s) => sql.lit(s));
 
 const TASK_ARGS = 15;
 const insertTaskRows = insertsBySize((db, arg, size) =>
@@ -247,11 +247,7 @@ const startRows = statementsBySize((db, arg, size) =>
       "in",
       Array.from({ length: size }, (_, i) => arg(3 + i)),
     )
-    .where(
-      "status",
-      "not in",
-      NOT_WAITING.map((s) => sql.lit(s)),
-    )
+    .where("status", "not in", NOT_WAITING)
     .returningAll(),
 );
 
@@ -408,11 +404,7 @@ const settleRowsWith = (column: "result" | "log") =>
           rows.map((r) => ({ id: r.id, value: r.attempts })),
         ),
       )
-      .where(
-        "status",
-        "not in",
-        NOT_RUNNING.map((s) => sql.lit(s)),
-      )
+      .where("status", "not in", NOT_RUNNING)
       .returningAll();
   });
 const settleRows = { result: settleRowsWith("result"), log: settleRowsWith("log") };

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Taskledger } from "../../src/index.js";
-import { tempDatabase, waitFor } from "../helpers/index.js";
+import { inQueue, tempDatabase, waitFor } from "../helpers/index.js";
 import { readExecutions, runsFile, startReadyWorkers, startsByTask } from "./processes.js";
 import { countWhere, openLedger, readTasks, work } from "./tasks.js";
 
@@ -46,7 +46,7 @@ describe("worker processes racing for one queue", () => {
     const tasks = readTasks(file);
     expect(tasks).toHaveLength(count);
     expect(tasks.filter((t) => t.status !== "finished" || t.failed !== 0 || t.attempts !== 1)).toEqual([]);
-    expect(countWhere(file, "tasks where status in ('queued', 'reserved', 'running')")).toBe(0);
+    expect(inQueue(file)).toBe(0);
 
     const executions = readExecutions(runs).filter((e) => e.event === "start");
     expect(executions).toHaveLength(count);

@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Taskledger } from "../../src/index.js";
-import { tempDatabase, waitFor } from "../helpers/index.js";
+import { inQueue, tempDatabase, waitFor } from "../helpers/index.js";
 import { readExecutions, runsFile, startReadyWorkers, untilStarted } from "./processes.js";
-import { countWhere, gated, openLedger, work } from "./tasks.js";
+import { gated, openLedger, work } from "./tasks.js";
 
 let tl: Taskledger | undefined;
 afterEach(async () => {
@@ -47,7 +47,7 @@ describe("cancel from another process", () => {
     expect(readExecutions(runs).filter((e) => e.event !== "start")).toEqual([
       { event: "abort", id: task.id, attempt: 1, pid: proc!.pid, reason: "canceled" },
     ]);
-    expect(countWhere(file, "tasks where status in ('queued', 'reserved', 'running')")).toBe(0);
+    expect(inQueue(file)).toBe(0);
     const feed = await tl.notifications.after("alice", 0);
     expect(feed.filter((n) => n.name === "task_canceled").map((n) => n.taskId)).toEqual([task.id]);
 

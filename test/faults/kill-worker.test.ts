@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Taskledger } from "../../src/index.js";
-import { tempDatabase, waitFor } from "../helpers/index.js";
+import { inQueue, tempDatabase, waitFor } from "../helpers/index.js";
 import { readExecutions, runsFile, startReadyWorkers, startsByTask } from "./processes.js";
 import { countWhere, gated, openLedger, readTasks, work } from "./tasks.js";
 
@@ -47,7 +47,7 @@ describe("a worker process killed with SIGKILL while it runs tasks", () => {
     expect(tasks).toHaveLength(200);
     expect(tasks.filter((t) => t.status !== "finished" || t.failed !== 0)).toEqual([]);
     expect(countWhere(file, "tasks where status = 'running'")).toBe(0);
-    expect(countWhere(file, "tasks where status in ('queued', 'reserved', 'running')")).toBe(0);
+    expect(inQueue(file)).toBe(0);
 
     const starts = startsByTask(readExecutions(runs));
     const victimLog = `Worker ${victim!.workerId} stopped responding during attempt`;
@@ -118,6 +118,6 @@ describe("a worker process killed with SIGKILL while it runs tasks", () => {
     expect(readExecutions(runs).filter((e) => e.event === "start")).toHaveLength(1);
     const feed = await tl.notifications.after("carol", 0);
     expect(feed.filter((n) => n.name === "task_failed").map((n) => n.taskId)).toEqual([task.id]);
-    expect(countWhere(file, "tasks where status in ('queued', 'reserved', 'running')")).toBe(0);
+    expect(inQueue(file)).toBe(0);
   });
 });

@@ -13,8 +13,9 @@ import { subscribeWake, wake } from "./wake.js";
  * transaction, and the ledger's start of those attempts, in the same transaction, makes them
  * `running` under the worker's lease (`worker_id`, `lease_expires_at`): atomic across every
  * process on the file. The outcome write takes the row out of the queue — so `push`, `ack`,
- * `discard` and `requestCancel` have nothing left to write. Reservations become claimable once the worker has shown them `queued` at their
- * time. Workers wake on work — in-process by an event, across processes by watching the WAL file.
+ * `discard` and `requestCancel` have nothing left to write. Reservations become claimable once
+ * the worker has shown them `queued` at their time. Workers wake on work — in-process by an
+ * event, across processes by watching the WAL file.
  *
  * These statements name the ledger's columns but never call into the ledger: the engine stays a
  * mover of ids.
@@ -86,10 +87,7 @@ export function createEmbeddedEngine(database: Database): Engine {
 
     async nextRunAt(queues) {
       if (queues.length === 0) return null;
-      const { rows } = await nextRunAtRow(queues.length).execute<{ next: number | null }>(db, [
-        ...queues,
-        ...queues,
-      ]);
+      const { rows } = await nextRunAtRow(queues.length).execute<{ next: number | null }>(db, queues);
       const next = rows[0]?.next;
       return next === null || next === undefined ? null : Number(next);
     },
@@ -167,14 +165,14 @@ const expiredRows = statement((db, arg) =>
 /**
  * The soonest time a task of these queues becomes claimable: a queued task's run_at (a retry's
  * later time; due ones were claimed already), or the next reservation, read in `tasks_reserved`
- * order. Args: the queues, twice.
+ * order. Args: the queues (each bound in both halves).
  */
 const nextRunAtRow = statementsBySize((db, arg, size) => {
-  const queues = (from: number) => Array.from({ length: size }, (_, i) => arg(from + i));
+  const queues = () => Array.from({ length: size }, (_, i) => arg(i));
   const queued = db
     .selectFrom("tasks")
     .select((eb: any) => eb.fn.min("run_at").as("at"))
-    .where("queue", "in", queues(0))
+    .where("queue", "in", queues())
     .where("status", "=", sql.lit("queued"));
   const reserved = db
     .selectFrom(
@@ -182,7 +180,7 @@ const nextRunAtRow = statementsBySize((db, arg, size) => {
         .selectFrom("tasks")
         .select("reserved_at as at")
         .where("status", "=", sql.lit("reserved"))
-        .where("queue", "in", queues(size))
+        .where("queue", "in", queues())
         .orderBy("reserved_at")
         .limit(1)
         .as("soonest"),
