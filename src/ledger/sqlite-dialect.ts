@@ -20,7 +20,8 @@ import { BACKSTOP_PAGES, type Checkpointer, startCheckpointer } from "./checkpoi
  * - transactions start with `BEGIN IMMEDIATE`, so a writer takes the lock up front and waits
  *   (busy_timeout) instead of failing with SQLITE_BUSY when it upgrades from reader to writer;
  * - prepared statements are cached by SQL text, so hot queries are compiled by SQLite once;
- * - once a file database is busy, WAL checkpoints move to a background thread (checkpointer.ts).
+ * - once a file database is busy, WAL checkpoints move to a background thread (checkpointer.ts);
+ * - migrations run in a transaction (see `LedgerSqliteAdapter`).
  */
 export class BetterSqliteDialect implements Dialect {
   readonly #db: BetterSqlite3.Database;
@@ -36,10 +37,23 @@ export class BetterSqliteDialect implements Dialect {
     return new SqliteQueryCompiler();
   }
   createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
+    return new LedgerSqliteAdapter();
   }
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {
     return new SqliteIntrospector(db);
+  }
+}
+
+/**
+ * SQLite's DDL is transactional. Kysely's SQLite adapter says otherwise, and takes no migration
+ * lock (it assumes one process): then several processes starting on a new file each read which
+ * migrations ran, and both run the same one. Declared transactional, Kysely's migrator reads that
+ * state and runs what is pending inside one transaction — `BEGIN IMMEDIATE` here, so the write
+ * lock is the migration lock across processes, and a failed migration leaves nothing half-made.
+ */
+class LedgerSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
   }
 }
 

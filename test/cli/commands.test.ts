@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import BetterSqlite3 from "better-sqlite3";
 import { beforeEach, describe, expect, it } from "vitest";
 import { inQueue, tableCounts, tempDir } from "../helpers/index.js";
 import { BIN, json, REPO, type RunOptions, run } from "./cli.js";
@@ -68,6 +69,28 @@ describe("migrate", () => {
     const again = await cli("migrate", "--json");
     expect(again.code, again.stderr).toBe(0);
     expect(json(again)).toEqual({ ok: true, database: file });
+  });
+
+  it("from several processes at once on a new file: each migration runs once, every process succeeds", async () => {
+    const results = await Promise.all(Array.from({ length: 4 }, () => cli("migrate", "--json")));
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    expect(tableCounts(file)).toEqual({
+      scheduled_tasks: 0,
+      tasks: 0,
+      notifications: 0,
+      workers: 0,
+      leases: 0,
+    });
+    const db = new BetterSqlite3(file, { readonly: true });
+    try {
+      for (const table of ["taskledger_migrations", "taskledger_embedded_migrations"]) {
+        const names = db.prepare(`select name from ${table} order by name`).pluck().all();
+        expect(names).toHaveLength(2);
+        expect(new Set(names).size).toBe(2);
+      }
+    } finally {
+      db.close();
+    }
   });
 
   it("uses taskledger.db in the working directory when no database is named", async () => {
