@@ -121,7 +121,7 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
     bus,
     transaction: <T>(fn: (tx: Db) => Promise<T>) => {
       if (closed) return Promise.reject(new TaskledgerError("closed", "this taskledger instance is closed"));
-      return database.db.transaction().execute(fn);
+      return database.transaction(fn);
     },
     ready() {
       if (closed) return Promise.reject(new TaskledgerError("closed", "this taskledger instance is closed"));

@@ -20,6 +20,8 @@ export interface Database {
   readonly identity: string;
   /** The raw SQLite handle (embedded engine fast paths, pragmas). */
   readonly sqlite: BetterSqlite3.Database | undefined;
+  /** Run `fn` in one transaction (on SQLite `BEGIN IMMEDIATE`): committed if it resolves, rolled back if it throws. */
+  transaction<T>(fn: (tx: Kysely<LedgerDatabase>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -67,15 +69,15 @@ export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOp
   // again and again (index tails, the newest rows) fits in far less, and the OS caches the file
   // anyway: 8 MB keeps a worker's memory down without slowing its reads.
   sqlite.pragma(`cache_size = -${8 * 1024}`);
-  const db = new Kysely<LedgerDatabase>({
-    dialect: new BetterSqliteDialect(sqlite, { checkpointThread: options.checkpointThread }),
-  });
+  const dialect = new BetterSqliteDialect(sqlite, { checkpointThread: options.checkpointThread });
+  const db = new Kysely<LedgerDatabase>({ dialect });
   return {
     dialect: "sqlite",
     db,
     file,
     identity: file ?? `memory:${Math.random().toString(36).slice(2)}`,
     sqlite,
+    transaction: dialect.transactions(db),
     close: () => db.destroy(),
   };
 }

@@ -1,17 +1,21 @@
 import type BetterSqlite3 from "better-sqlite3";
 import {
+  type Compilable,
   CompiledQuery,
+  type ConnectionProvider,
   type DatabaseConnection,
   type DatabaseIntrospector,
   type Dialect,
   type DialectAdapter,
   type Driver,
   type Kysely,
+  type KyselyProps,
   type QueryCompiler,
   type QueryResult,
   SqliteAdapter,
   SqliteIntrospector,
   SqliteQueryCompiler,
+  Transaction,
 } from "kysely";
 import { BACKSTOP_PAGES, type Checkpointer, startCheckpointer } from "./checkpointer.js";
 
@@ -21,17 +25,33 @@ import { BACKSTOP_PAGES, type Checkpointer, startCheckpointer } from "./checkpoi
  *   (busy_timeout) instead of failing with SQLITE_BUSY when it upgrades from reader to writer;
  * - prepared statements are cached by SQL text, so hot queries are compiled by SQLite once;
  * - once a file database is busy, WAL checkpoints move to a background thread (checkpointer.ts);
- * - migrations run in a transaction (see `LedgerSqliteAdapter`).
+ * - migrations run in a transaction (see `LedgerSqliteAdapter`);
+ * - `transactions(db)` runs the ledger's own transactions without Kysely's per-transaction objects.
  */
 export class BetterSqliteDialect implements Dialect {
   readonly #db: BetterSqlite3.Database;
   readonly #checkpointThread: boolean;
+  #driver: BetterSqliteDriver | undefined;
   constructor(db: BetterSqlite3.Database, { checkpointThread = true } = {}) {
     this.#db = db;
     this.#checkpointThread = checkpointThread;
   }
   createDriver(): Driver {
-    return new BetterSqliteDriver(this.#db, this.#checkpointThread);
+    this.#driver = new BetterSqliteDriver(this.#db, this.#checkpointThread);
+    return this.#driver;
+  }
+
+  /**
+   * Transactions on `db` (the Kysely instance built on this dialect), for the ledger's hot paths:
+   * an enqueue or a worker's round is a few microseconds of SQL, and Kysely's
+   * `transaction().execute()` builds a handle, executors and a connection provider each time —
+   * about as long again. Here one handle serves every transaction: the driver holds its only
+   * connection for the duration, and the handle refuses queries when no transaction is open.
+   */
+  transactions<DB>(db: Kysely<DB>): <T>(fn: (tx: Kysely<DB>) => Promise<T>) => Promise<T> {
+    const driver = this.#driver;
+    if (!driver) throw new Error("the dialect's driver is created by new Kysely({ dialect }) first");
+    return driver.transactions(db, this);
   }
   createQueryCompiler(): QueryCompiler {
     return new SqliteQueryCompiler();
@@ -54,6 +74,22 @@ export class BetterSqliteDialect implements Dialect {
 class LedgerSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
     return true;
+  }
+}
+
+/**
+ * The reusable transaction handle. Query builders run through its executor; compiled statements
+ * (`db.executeQuery`, which is how the hot paths in compiled.ts run) go straight to the
+ * connection: there are no plugins whose results would need transforming.
+ */
+class LedgerTransaction<DB> extends Transaction<DB> {
+  readonly #run: (query: CompiledQuery) => Promise<QueryResult<any>>;
+  constructor(props: KyselyProps, run: (query: CompiledQuery) => Promise<QueryResult<any>>) {
+    super(props);
+    this.#run = run;
+  }
+  override executeQuery<R>(query: CompiledQuery<R> | Compilable<R>): Promise<QueryResult<R>> {
+    return this.#run("compile" in query ? query.compile() : query) as Promise<QueryResult<R>>;
   }
 }
 
@@ -135,6 +171,45 @@ class BetterSqliteDriver implements Driver {
       this.#unlock = resolve;
     });
     return this.#connection;
+  }
+
+  transactions<DB>(db: Kysely<DB>, dialect: Dialect): <T>(fn: (tx: Kysely<DB>) => Promise<T>) => Promise<T> {
+    const connection = this.#connection;
+    let open = false;
+    const provider: ConnectionProvider = {
+      provideConnection: (consume) =>
+        open
+          ? consume(connection)
+          : Promise.reject(new Error("a query ran on a transaction that has ended (a missing await?)")),
+    };
+    const tx = new LedgerTransaction<DB>(
+      {
+        config: { dialect },
+        dialect,
+        driver: this,
+        executor: db.getExecutor().withConnectionProvider(provider),
+      },
+      (query) => provider.provideConnection((c) => c.executeQuery(query)),
+    );
+    return async (fn) => {
+      await this.acquireConnection();
+      try {
+        await this.beginTransaction(connection);
+        open = true;
+        try {
+          const result = await fn(tx);
+          open = false;
+          await this.commitTransaction(connection);
+          return result;
+        } catch (error) {
+          open = false;
+          await this.rollbackTransaction(connection);
+          throw error;
+        }
+      } finally {
+        await this.releaseConnection();
+      }
+    };
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
