@@ -36,7 +36,7 @@ async function sqliteFloor(count, perTransaction) {
     db.prepare(`insert into tasks (name, description, owner, queue, priority, status, failed, progress,
       payload, attempts, max_attempts, retry, timeout_ms, reserved_at, schedule_id, slot_at, created_at, updated_at, run_at)
     values ('bench_noop', 'bench no-op', 'bench', 'default', 0, 'queued', 0, 0, ?, 0, 4,
-      '{"delay":5000,"backoff":"fixed","max":3}', 60000, null, null, null, ?, ?, ?)`);
+      '5000', 60000, null, null, null, ?, ?, ?)`);
   const write = db.transaction((from, to) => {
     const now = Date.now();
     for (let i = from; i < to; i++) task.run(JSON.stringify({ n: i }), now, now, now);

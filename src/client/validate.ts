@@ -2,6 +2,7 @@ import {
   assertCount,
   assertPositiveInt,
   describe,
+  encodeRetry,
   normalizeRetry,
   type RetryOption,
   type RetryPolicy,
@@ -35,12 +36,7 @@ const retryTexts = new WeakMap<object, string>();
 function retryText(retry: RetryPolicy): string {
   let text = retryTexts.get(retry);
   if (text === undefined) {
-    text = JSON.stringify({
-      delay: retry.delay,
-      backoff: retry.backoff ?? "fixed",
-      maxDelay: retry.maxDelay,
-      max: retry.max,
-    });
+    text = encodeRetry(retry);
     if (Object.isFrozen(retry)) retryTexts.set(retry, text);
   }
   return text;

@@ -41,8 +41,41 @@ export function normalizeRetry(
   });
 }
 
+/** When retries run: a policy without its count (which a task row keeps as `max_attempts`). */
+export type RetryTiming = Pick<RetryPolicy, "delay" | "backoff" | "maxDelay">;
+
+/**
+ * The stored form of a policy's timing, `tasks.retry`: `"5000"` is a fixed 5 s delay,
+ * `"exp 5000"` doubles from 5 s up to the default cap, `"exp 5000 60000"` caps at 60 s. It is in
+ * every task row, so it is kept to a few bytes (as JSON it was a third of a small task's row).
+ */
+export function encodeRetry(policy: RetryTiming): string {
+  if (policy.backoff !== "exponential") return String(policy.delay);
+  return policy.maxDelay === undefined ? `exp ${policy.delay}` : `exp ${policy.delay} ${policy.maxDelay}`;
+}
+
+const FIXED = /^\d+$/;
+const EXPONENTIAL = /^exp (\d+)(?: (\d+))?$/;
+
+/** Reads what `encodeRetry` wrote, and the JSON policy that rows written before it hold. */
+export function decodeRetry(text: string): RetryTiming {
+  if (FIXED.test(text)) return { delay: Number(text), backoff: "fixed" };
+  const exponential = EXPONENTIAL.exec(text);
+  if (exponential) {
+    const [, delay, maxDelay] = exponential;
+    return maxDelay === undefined
+      ? { delay: Number(delay), backoff: "exponential" }
+      : { delay: Number(delay), backoff: "exponential", maxDelay: Number(maxDelay) };
+  }
+  if (text.startsWith("{")) {
+    const { max: _max, ...timing } = normalizeRetry(JSON.parse(text) as RetryPolicy, "retry", DEFAULT_RETRY);
+    return timing;
+  }
+  throw invalid("retry", `unreadable stored retry policy ${JSON.stringify(text)}`);
+}
+
 /** Delay before retry number `retry` (1-based). */
-export function retryDelay(policy: RetryPolicy, retry: number): number {
+export function retryDelay(policy: RetryTiming, retry: number): number {
   if (policy.backoff !== "exponential") return policy.delay;
   const max = policy.maxDelay ?? 3_600_000;
   return Math.min(max, policy.delay * 2 ** Math.max(0, retry - 1));

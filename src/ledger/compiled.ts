@@ -1,6 +1,6 @@
 import {
   type Compilable,
-  type CompiledQuery,
+  CompiledQuery,
   type InsertQueryBuilder,
   type Kysely,
   type QueryResult,
@@ -106,5 +106,89 @@ export function insertsBySize(
     }
     const { rows } = await returning(size).execute<{ id: number | string }>(db, args);
     return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+  };
+}
+
+/**
+ * Parameters bound by number (`?1`, `?2`, …) rather than by position: a value referenced by many
+ * rows of one statement is bound once. Only the SQLite connection (sqlite-dialect.ts) reads these.
+ */
+export class NumberedParameters {
+  constructor(readonly values: Readonly<Record<number, unknown>>) {}
+}
+
+/** Distinct sets of varying columns kept per insert, beyond which a chunk binds every value per row. */
+const MAX_SHAPES = 8;
+
+/**
+ * SQLite multi-row inserts in which a column holding the same value in every row of a chunk is
+ * bound once and referenced by each row. Binding is most of a batch insert's cost — each value
+ * crosses from JavaScript into SQLite, strings converted and copied on the way — and the tasks of
+ * one batch usually share most columns (name, queue, retry policy, times): measured 2.6 → 1.2 µs
+ * a row in memory. Which columns vary makes a statement's shape: a few shapes are kept per size,
+ * past those a chunk binds every value per row. Ids are returned as `insertsBySize` does.
+ *
+ * `columns` are the bound columns, in the order of each row's values; `literals` are SQL
+ * constants written into every row.
+ */
+export function sqliteInserts(
+  table: string,
+  columns: readonly string[],
+  literals: Readonly<Record<string, string>> = {},
+): (db: Kysely<any>, rows: readonly (readonly unknown[])[]) => Promise<number[]> {
+  const width = columns.length;
+  const allVary = 2 ** width - 1;
+  const head = `insert into "${table}" (${[...columns, ...Object.keys(literals)].map((c) => `"${c}"`).join(", ")}) values `;
+  const tail = Object.values(literals);
+  const shapes = new Map<string, string>();
+  const masks = new Set<number>();
+
+  const build = (size: number, vary: number): string => {
+    const numbers: (number | undefined)[] = [];
+    let next = 1;
+    for (let c = 0; c < width; c++) if ((vary & (1 << c)) === 0) numbers[c] = next++;
+    const perRow = width - (next - 1);
+    const rows: string[] = [];
+    for (let r = 0; r < size; r++) {
+      let j = 0;
+      const values = columns.map((_, c) => `?${numbers[c] ?? next + r * perRow + j++}`);
+      rows.push(`(${[...values, ...tail].join(", ")})`);
+    }
+    return head + rows.join(", ");
+  };
+
+  return async (db, rows) => {
+    const size = rows.length;
+    const first = rows[0]!;
+    let vary = 0;
+    for (let c = 0; c < width; c++) {
+      const value = first[c];
+      for (let r = 1; r < size; r++) {
+        if (rows[r]![c] !== value) {
+          vary |= 1 << c;
+          break;
+        }
+      }
+    }
+    if (!masks.has(vary)) {
+      if (masks.size < MAX_SHAPES) masks.add(vary);
+      else vary = allVary;
+    }
+    const key = `${size}:${vary}`;
+    let text = shapes.get(key);
+    if (text === undefined) {
+      text = build(size, vary);
+      shapes.set(key, text);
+    }
+    const values: Record<number, unknown> = {};
+    let n = 1;
+    for (let c = 0; c < width; c++) if ((vary & (1 << c)) === 0) values[n++] = first[c];
+    for (let r = 0; r < size; r++) {
+      const row = rows[r]!;
+      for (let c = 0; c < width; c++) if ((vary & (1 << c)) !== 0) values[n++] = row[c];
+    }
+    const { insertId } = await db.executeQuery(CompiledQuery.raw(text, [new NumberedParameters(values)]));
+    const last = Number(insertId);
+    return Array.from({ length: size }, (_, i) => last - size + 1 + i);
   };
 }

@@ -1,6 +1,6 @@
-import { type ExpressionBuilder, type Kysely, sql } from "kysely";
+import { type ExpressionBuilder, type Kysely, SqliteAdapter, sql } from "kysely";
 import type { NotificationName } from "../core/types.js";
-import { chunkSizes, insertsBySize, statement, statementsBySize } from "./compiled.js";
+import { chunkSizes, insertsBySize, sqliteInserts, statement, statementsBySize } from "./compiled.js";
 import type { LedgerDatabase, NotificationRow, TaskRow } from "./schema.js";
 
 /**
@@ -66,32 +66,60 @@ const CHUNK = 256;
 const NOT_RUNNING = ["reserved", "queued", "finished", "canceled"].map((s) => sql.lit(s));
 const NOT_WAITING = ["running", "finished", "canceled"].map((s) => sql.lit(s));
 
-const TASK_ARGS = 15;
+/** The columns a new task row binds, in the order of `taskValues`. */
+const TASK_COLUMNS = [
+  "name",
+  "description",
+  "owner",
+  "queue",
+  "priority",
+  "status",
+  "payload",
+  "max_attempts",
+  "retry",
+  "timeout_ms",
+  "reserved_at",
+  "schedule_id",
+  "slot_at",
+  "created_at",
+  "updated_at",
+  "run_at",
+] as const;
+/** …and the ones every new row starts with. */
+const NEW_TASK_LITERALS = { failed: "0", progress: "0", attempts: "0" };
+
+const taskValues = (r: TaskRow): unknown[] => [
+  r.name,
+  r.description,
+  r.owner,
+  r.queue,
+  r.priority,
+  r.status,
+  r.payload,
+  r.max_attempts,
+  r.retry,
+  r.timeout_ms,
+  r.reserved_at,
+  r.schedule_id,
+  r.slot_at,
+  r.created_at,
+  r.updated_at,
+  r.run_at,
+];
+
+const insertSqliteTasks = sqliteInserts("tasks", TASK_COLUMNS, NEW_TASK_LITERALS);
+
+/** Other dialects: one parameter per value, ids returned by the insert. */
 const insertTaskRows = insertsBySize((db, arg, size) =>
   db.insertInto("tasks").values(
     Array.from({ length: size }, (_, row) => {
-      const at = (i: number) => arg(row * TASK_ARGS + i);
-      return {
-        name: at(0),
-        description: at(1),
-        owner: at(2),
-        queue: at(3),
-        priority: at(4),
-        status: at(5),
-        failed: 0,
-        progress: 0,
-        payload: at(6),
-        attempts: 0,
-        max_attempts: at(7),
-        retry: at(8),
-        timeout_ms: at(9),
-        reserved_at: at(10),
-        schedule_id: at(11),
-        slot_at: at(12),
-        created_at: at(13),
-        updated_at: at(13),
-        run_at: at(14),
-      };
+      const values: Record<string, unknown> = {};
+      TASK_COLUMNS.forEach((column, i) => {
+        values[column] = arg(row * TASK_COLUMNS.length + i);
+      });
+      for (const [column, literal] of Object.entries(NEW_TASK_LITERALS))
+        values[column] = sql.lit(Number(literal));
+      return values as never;
     }),
   ),
 );
@@ -126,26 +154,14 @@ export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number
     worker_id: null,
     lease_expires_at: null,
   }));
+  const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
   let offset = 0;
   for (const size of chunkSizes(rows.length, CHUNK)) {
-    const args: unknown[] = [];
-    for (let i = offset; i < offset + size; i++) {
-      const r = rows[i]!;
-      args.push(
-        r.name,
-        r.description,
-        r.owner,
-        r.queue,
-        r.priority,
-        r.status,
-        r.payload,
-        r.max_attempts,
-        r.retry,
-      );
-      args.push(r.timeout_ms, r.reserved_at, r.schedule_id, r.slot_at, now, r.run_at);
-    }
-    const ids = await insertTaskRows(db, size, args);
-    for (let i = 0; i < size; i++) rows[offset + i]!.id = ids[i]!;
+    const chunk = rows.slice(offset, offset + size);
+    const ids = sqlite
+      ? await insertSqliteTasks(db, chunk.map(taskValues))
+      : await insertTaskRows(db, size, chunk.flatMap(taskValues));
+    for (let i = 0; i < size; i++) chunk[i]!.id = ids[i]!;
     offset += size;
   }
   return rows;

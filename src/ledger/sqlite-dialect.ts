@@ -18,6 +18,7 @@ import {
   Transaction,
 } from "kysely";
 import { BACKSTOP_PAGES, type Checkpointer, startCheckpointer } from "./checkpointer.js";
+import { NumberedParameters } from "./compiled.js";
 
 /**
  * Kysely's SQLite dialect with changes that matter for a queue:
@@ -118,7 +119,9 @@ class BetterSqliteConnection implements DatabaseConnection {
   executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     try {
       const stmt = this.#prepare(compiledQuery.sql);
-      const parameters = compiledQuery.parameters as unknown[];
+      const [first] = compiledQuery.parameters;
+      const parameters =
+        first instanceof NumberedParameters ? first.values : (compiledQuery.parameters as unknown[]);
       if (stmt.reader) return Promise.resolve({ rows: stmt.all(parameters) as R[] });
       const { changes, lastInsertRowid } = stmt.run(parameters);
       return Promise.resolve({

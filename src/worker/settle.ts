@@ -1,4 +1,4 @@
-import { type RetryPolicy, retryDelay } from "../core/backoff.js";
+import { type RetryTiming, retryDelay } from "../core/backoff.js";
 import { describeError } from "../core/errors.js";
 import { encodeJson } from "../core/json.js";
 import type { Task } from "../core/types.js";
@@ -6,7 +6,7 @@ import type { Outcome } from "../ledger/ledger.js";
 import type { AttemptResult } from "./runner.js";
 
 /** What one attempt's result means for the ledger: exactly one outcome per attempt. */
-export function toOutcome(task: Task, retry: RetryPolicy, result: AttemptResult, now: number): Outcome {
+export function toOutcome(task: Task, retry: RetryTiming, result: AttemptResult, now: number): Outcome {
   const base = { id: task.id, attempts: task.attempts };
   switch (result.kind) {
     case "success": {
@@ -45,7 +45,7 @@ export function toOutcome(task: Task, retry: RetryPolicy, result: AttemptResult,
   }
 }
 
-function failure(task: Task, retry: RetryPolicy, log: string, now: number): Outcome {
+function failure(task: Task, retry: RetryTiming, log: string, now: number): Outcome {
   const retriesUsed = task.attempts - 1;
   const retryAt = task.attempts < task.maxAttempts ? now + retryDelay(retry, retriesUsed + 1) : null;
   return { kind: "failure", id: task.id, attempts: task.attempts, log, retryAt };

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { DEFAULT_RETRY, normalizeRetry, type RetryPolicy } from "../core/backoff.js";
+import { DEFAULT_RETRY, decodeRetry, type RetryTiming } from "../core/backoff.js";
 import { invalid } from "../core/errors.js";
-import { decodeJson } from "../core/json.js";
 import type { Task } from "../core/types.js";
 import type { Claim } from "../engine/contract.js";
 import * as ledger from "../ledger/ledger.js";
@@ -41,7 +40,7 @@ export interface Worker {
 interface Held {
   readonly attempt: RunningAttempt;
   readonly claim: Claim;
-  readonly retry: RetryPolicy;
+  readonly retry: RetryTiming;
 }
 
 interface Settled {
@@ -138,7 +137,7 @@ export function createWorker(
             }
             await rt.engine.ack(tx, done);
           }
-          let started: { task: Task; claim: Claim; retry: RetryPolicy }[] = [];
+          let started: { task: Task; claim: Claim; retry: RetryTiming }[] = [];
           if (free > 0) {
             // Reservations whose time has come are `queued` from now on (and claimable on the embedded engine).
             await ledger.promoteDueReservations(tx, now);
@@ -195,7 +194,7 @@ export function createWorker(
     if (state === "stopping" && held.size === 0 && settled.length === 0) drained?.();
   }
 
-  function launch(task: Task, claim: Claim, retry: RetryPolicy): void {
+  function launch(task: Task, claim: Claim, retry: RetryTiming): void {
     const definition = rt.registry.get(task.name);
     if (!definition) {
       settled.push({
@@ -332,13 +331,13 @@ export function createWorker(
 }
 
 // Tasks of one definition share their retry text: parse each text once.
-const retryPolicies = new Map<string, RetryPolicy>();
+const retryPolicies = new Map<string, RetryTiming>();
 
-function parseRetry(text: string): RetryPolicy {
+function parseRetry(text: string): RetryTiming {
   let policy = retryPolicies.get(text);
   if (!policy) {
     try {
-      policy = normalizeRetry(decodeJson(text) as RetryPolicy, "retry", DEFAULT_RETRY);
+      policy = decodeRetry(text);
     } catch {
       policy = DEFAULT_RETRY;
     }

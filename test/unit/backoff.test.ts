@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RETRY, normalizeRetry, retryDelay } from "../../src/core/backoff.js";
+import {
+  DEFAULT_RETRY,
+  decodeRetry,
+  encodeRetry,
+  normalizeRetry,
+  retryDelay,
+} from "../../src/core/backoff.js";
 
 describe("retry policy", () => {
   it("defaults to the seeds' policy: 3 more tries, 5 s apart", () => {
@@ -28,5 +34,29 @@ describe("retry policy", () => {
       backoff: "fixed",
     });
     expect(normalizeRetry(undefined, "retry", DEFAULT_RETRY)).toBe(DEFAULT_RETRY);
+  });
+
+  it("is stored in a few bytes and read back as it was", () => {
+    const policies = [
+      DEFAULT_RETRY,
+      normalizeRetry({ max: 2, delay: 0 }, "retry", DEFAULT_RETRY),
+      normalizeRetry({ max: 5, delay: 250, backoff: "exponential" }, "retry", DEFAULT_RETRY),
+      normalizeRetry({ max: 5, delay: 250, backoff: "exponential", maxDelay: 8_000 }, "retry", DEFAULT_RETRY),
+    ];
+    expect(policies.map(encodeRetry)).toEqual(["5000", "0", "exp 250", "exp 250 8000"]);
+    for (const { max: _max, ...timing } of policies) expect(decodeRetry(encodeRetry(timing))).toEqual(timing);
+  });
+
+  it("reads the JSON form that rows written by earlier versions hold", () => {
+    expect(decodeRetry('{"delay":5000,"backoff":"fixed","max":3}')).toEqual({
+      delay: 5_000,
+      backoff: "fixed",
+    });
+    expect(decodeRetry('{"delay":100,"backoff":"exponential","maxDelay":900,"max":4}')).toEqual({
+      delay: 100,
+      backoff: "exponential",
+      maxDelay: 900,
+    });
+    expect(() => decodeRetry("soon")).toThrow(/retry/);
   });
 });
