@@ -1,5 +1,5 @@
 import { prepareTask } from "../client/validate.js";
-import { assertPositiveInt, describe } from "../core/backoff.js";
+import { assertPositiveInt, decodeRetry, describe, encodeRetry } from "../core/backoff.js";
 import { invalid, TaskledgerError } from "../core/errors.js";
 import type { NewTask } from "../ledger/ledger.js";
 import type { Runtime } from "../runtime.js";
@@ -169,6 +169,18 @@ export function specOf(draft: Draft, startAt: number): StoredSpec {
 
 export function decodeSpec(text: string): StoredSpec {
   return JSON.parse(text) as StoredSpec;
+}
+
+/**
+ * A stored spec as this version would write it. Specs stored before the compact retry form hold
+ * their runs' retry policy as JSON; compared as stored, every such schedule would count as
+ * changed on the first `register` after an upgrade.
+ */
+export function currentSpecText(text: string): string {
+  const spec = decodeSpec(text);
+  const retry = spec.run?.retry;
+  if (typeof retry !== "string" || !retry.startsWith("{")) return text;
+  return JSON.stringify({ ...spec, run: { ...spec.run, retry: encodeRetry(decodeRetry(retry)) } });
 }
 
 export function timingOf(type: string, spec: StoredSpec): Timing {

@@ -8,7 +8,15 @@ import { toTask } from "../ledger/rows.js";
 import type { ScheduledTaskRow } from "../ledger/schema.js";
 import type { Runtime } from "../runtime.js";
 import type { PayloadOf, TaskDefinition } from "../tasks/define.js";
-import { type Draft, decodeSpec, prepareEntries, prepareEntry, specOf, timingOf } from "./entry.js";
+import {
+  currentSpecText,
+  type Draft,
+  decodeSpec,
+  prepareEntries,
+  prepareEntry,
+  specOf,
+  timingOf,
+} from "./entry.js";
 import * as store from "./store.js";
 import { slotAfter } from "./timing.js";
 import type {
@@ -288,7 +296,8 @@ function plan(draft: Draft, existing: ScheduledTaskRow | undefined, now: number,
   }
   const id = Number(existing.id);
   const declared = declare ? 1 : Number(existing.declared);
-  const changed = (Object.keys(fields) as (keyof typeof fields)[]).some((k) => existing[k] !== fields[k]);
+  const stored = { ...existing, spec: currentSpecText(existing.spec) };
+  const changed = (Object.keys(fields) as (keyof typeof fields)[]).some((k) => stored[k] !== fields[k]);
   if (existing.status === "death" || changed) {
     const next = firstSlot({ ...existing, ...fields }, now);
     const update = { ...fields, status: "running", next_run_at: next, declared };

@@ -1,3 +1,4 @@
+import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { createTaskledger, defineTask, type ScheduleEntry } from "../../src/index.js";
 import { ManualClock, openLedger } from "../flow/fixture.js";
@@ -34,6 +35,39 @@ const C: ScheduleEntry = {
 const D: ScheduleEntry = { key: "d", task: noop, description: "d hourly", cron: "0 * * * *" };
 
 describe("register", () => {
+  it("keeps a schedule stored by an earlier version, whose runs' retry policy is JSON", async () => {
+    const { tl, file } = openLedger({ tasks });
+    const retrying: ScheduleEntry = { ...A, retry: { max: 2, delay: 250, backoff: "exponential" } };
+    await tl.schedules.register([retrying, B]);
+    const before = scheduleRows(file);
+    expect(JSON.parse(before.a!.spec as string).run.retry).toBe("exp 250");
+    const legacy = (spec: unknown) => {
+      const parsed = JSON.parse(spec as string);
+      const timing =
+        parsed.run.retry === "5000"
+          ? { delay: 5_000, backoff: "fixed" }
+          : { delay: 250, backoff: "exponential" };
+      return JSON.stringify({
+        ...parsed,
+        run: { ...parsed.run, retry: JSON.stringify({ ...timing, max: parsed.run.maxAttempts - 1 }) },
+      });
+    };
+    const db = new BetterSqlite3(file);
+    for (const key of ["a", "b"]) {
+      db.prepare("update scheduled_tasks set spec = ? where key = ?").run(legacy(before[key]!.spec), key);
+    }
+    db.close();
+
+    expect(await tl.schedules.register([retrying, B])).toMatchObject({ updated: [], kept: ["a", "b"] });
+    const after = scheduleRows(file);
+    expect(after.a!.next_run_at).toBe(before.a!.next_run_at);
+    // …and a real change is still one.
+    expect(await tl.schedules.register([{ ...retrying, retry: 1 }, B])).toMatchObject({
+      updated: ["a"],
+      kept: ["b"],
+    });
+  });
+
   it("adds, keeps, updates, removes and revives — on the rows and in the summary", async () => {
     const clock = new ManualClock(Date.UTC(2030, 0, 1, 9, 0, 0));
     const { tl, file } = openLedger({ tasks, clock });
