@@ -1,11 +1,4 @@
-import {
-  type Compilable,
-  CompiledQuery,
-  type InsertQueryBuilder,
-  type Kysely,
-  type QueryResult,
-  SqliteAdapter,
-} from "kysely";
+import { type Compilable, CompiledQuery, type Kysely, type QueryResult, SqliteAdapter, sql } from "kysely";
 
 /**
  * Statements on the hot path (claim, start, settle, enqueue) are built with Kysely once per
@@ -88,28 +81,6 @@ export function chunkSizes(count: number, max: number): number[] {
 const EXACT_UP_TO = 32;
 
 /**
- * Multi-row inserts that give back the generated ids, in row order. SQLite numbers the rows of
- * one INSERT consecutively (one writer holds the file, and each new id is the largest so far + 1),
- * so their ids are read off the last one instead of being returned row by row: `RETURNING` was
- * measured at about a fifth of the cost of a batch insert. Other dialects return them.
- */
-export function insertsBySize(
-  build: (db: Kysely<any>, arg: Arg, size: number) => InsertQueryBuilder<any, any, any>,
-): (db: Kysely<any>, size: number, args: readonly unknown[]) => Promise<number[]> {
-  const plain = statementsBySize(build);
-  const returning = statementsBySize((db, arg, size) => build(db, arg, size).returning("id"));
-  return async (db, size, args) => {
-    if (db.getExecutor().adapter instanceof SqliteAdapter) {
-      const { insertId } = await plain(size).execute(db, args);
-      const first = Number(insertId) - size + 1;
-      return Array.from({ length: size }, (_, i) => first + i);
-    }
-    const { rows } = await returning(size).execute<{ id: number | string }>(db, args);
-    return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
-  };
-}
-
-/**
  * Parameters bound by number (`?1`, `?2`, …) rather than by position: a value referenced by many
  * rows of one statement is bound once. Only the SQLite connection (sqlite-dialect.ts) reads these.
  */
@@ -117,21 +88,32 @@ export class NumberedParameters {
   constructor(readonly values: Readonly<Record<number, unknown>>) {}
 }
 
+/** Rows per multi-row statement: SQLite allows 32 766 bound parameters, and this stays well below on every dialect. */
+export const CHUNK = 256;
+
 /** Distinct sets of varying columns kept per insert, beyond which a chunk binds every value per row. */
 const MAX_SHAPES = 8;
 
 /**
- * SQLite multi-row inserts in which a column holding the same value in every row of a chunk is
- * bound once and referenced by each row. Binding is most of a batch insert's cost — each value
- * crosses from JavaScript into SQLite, strings converted and copied on the way — and the tasks of
- * one batch usually share most columns (name, queue, retry policy, times): measured 2.6 → 1.2 µs
- * a row in memory. Which columns vary makes a statement's shape: a few shapes are kept per size,
- * past those a chunk binds every value per row. Ids are returned as `insertsBySize` does.
+ * Multi-row inserts that give back the generated ids, in row order; rows are written in chunks
+ * of at most `CHUNK`. `columns` are the bound columns, in the order of each row's values;
+ * `literals` are SQL constants written into every row.
  *
- * `columns` are the bound columns, in the order of each row's values; `literals` are SQL
- * constants written into every row.
+ * On SQLite:
+ * - a column holding the same value in every row of a chunk is bound once (`?N`, referenced by
+ *   each row). Binding is most of a batch insert's cost — each value crosses from JavaScript into
+ *   SQLite, strings converted and copied on the way — and the rows of one batch usually share most
+ *   columns (a task's name, queue, retry policy, times; a notification's time): measured 2.6 →
+ *   1.2 µs a task row in memory. Which columns vary makes a statement's shape: a few shapes are
+ *   kept per insert, past those a chunk binds every value per row. One row is bound by position,
+ *   the cheaper kind;
+ * - ids are read off the last one: SQLite numbers the rows of one INSERT consecutively (one
+ *   writer holds the file, and each new id is the largest so far + 1). `RETURNING` was measured
+ *   at about a fifth of the cost of a batch insert.
+ *
+ * Other dialects bind every value and return the ids.
  */
-export function sqliteInserts(
+export function batchInserts(
   table: string,
   columns: readonly string[],
   literals: Readonly<Record<string, string>> = {},
@@ -140,6 +122,7 @@ export function sqliteInserts(
   const allVary = 2 ** width - 1;
   const head = `insert into "${table}" (${[...columns, ...Object.keys(literals)].map((c) => `"${c}"`).join(", ")}) values `;
   const tail = Object.values(literals);
+  const single = `${head}(${[...columns.map(() => "?"), ...tail].join(", ")})`;
   const shapes = new Map<string, string>();
   const masks = new Set<number>();
 
@@ -157,16 +140,12 @@ export function sqliteInserts(
     return head + rows.join(", ");
   };
 
-  const single = `${head}(${[...columns.map(() => "?"), ...tail].join(", ")})`;
-
-  return async (db, rows) => {
+  /** One chunk on SQLite; returns the last id. */
+  const sqliteChunk = async (db: Kysely<any>, rows: readonly (readonly unknown[])[]): Promise<number> => {
     const size = rows.length;
     const first = rows[0]!;
-    if (size === 1) {
-      // One row binds each value once anyway; positional binding is the cheaper kind.
-      const { insertId } = await db.executeQuery(CompiledQuery.raw(single, first as unknown[]));
-      return [Number(insertId)];
-    }
+    if (size === 1)
+      return Number((await db.executeQuery(CompiledQuery.raw(single, first as unknown[]))).insertId);
     let vary = 0;
     for (let c = 0; c < width; c++) {
       const value = first[c];
@@ -194,8 +173,42 @@ export function sqliteInserts(
       const row = rows[r]!;
       for (let c = 0; c < width; c++) if ((vary & (1 << c)) !== 0) values[n++] = row[c];
     }
-    const { insertId } = await db.executeQuery(CompiledQuery.raw(text, [new NumberedParameters(values)]));
-    const last = Number(insertId);
-    return Array.from({ length: size }, (_, i) => last - size + 1 + i);
+    return Number(
+      (await db.executeQuery(CompiledQuery.raw(text, [new NumberedParameters(values)]))).insertId,
+    );
+  };
+
+  const returning = statementsBySize((db, arg, size) =>
+    db
+      .insertInto(table)
+      .values(
+        Array.from({ length: size }, (_, r) => {
+          const row: Record<string, unknown> = {};
+          columns.forEach((column, c) => {
+            row[column] = arg(r * width + c);
+          });
+          for (const [column, literal] of Object.entries(literals)) row[column] = sql.raw(literal);
+          return row;
+        }),
+      )
+      .returning("id"),
+  );
+
+  return async (db, rows) => {
+    const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
+    const ids: number[] = [];
+    let offset = 0;
+    for (const size of chunkSizes(rows.length, CHUNK)) {
+      const chunk = rows.slice(offset, offset + size);
+      offset += size;
+      if (sqlite) {
+        const last = await sqliteChunk(db, chunk);
+        for (let i = 0; i < size; i++) ids.push(last - size + 1 + i);
+      } else {
+        const result = await returning(size).execute<{ id: number | string }>(db, chunk.flat());
+        ids.push(...result.rows.map((row) => Number(row.id)).sort((a, b) => a - b));
+      }
+    }
+    return ids;
   };
 }

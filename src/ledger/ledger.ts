@@ -1,6 +1,6 @@
-import { type ExpressionBuilder, type Kysely, SqliteAdapter, sql } from "kysely";
+import { type ExpressionBuilder, type Kysely, sql } from "kysely";
 import type { NotificationName } from "../core/types.js";
-import { chunkSizes, insertsBySize, sqliteInserts, statement, statementsBySize } from "./compiled.js";
+import { batchInserts, CHUNK, chunkSizes, statement, statementsBySize } from "./compiled.js";
 import type { LedgerDatabase, NotificationRow, TaskRow } from "./schema.js";
 
 /**
@@ -53,9 +53,6 @@ export interface Written<T> {
   readonly notifications: NotificationRow[];
 }
 
-// SQLite allows 32 766 bound parameters: chunks of up to 256 rows stay well below on every dialect.
-const CHUNK = 256;
-
 /**
  * Status guards written as `not in`: SQLite, given `status = 'running'` (or `in ('queued', …)`)
  * beside an id list, prefers the status index and scans every running (or queued) row. The
@@ -85,8 +82,6 @@ const TASK_COLUMNS = [
   "updated_at",
   "run_at",
 ] as const;
-/** …and the ones every new row starts with. */
-const NEW_TASK_LITERALS = { failed: "0", progress: "0", attempts: "0" };
 
 const taskValues = (r: TaskRow): unknown[] => [
   r.name,
@@ -107,22 +102,7 @@ const taskValues = (r: TaskRow): unknown[] => [
   r.run_at,
 ];
 
-const insertSqliteTasks = sqliteInserts("tasks", TASK_COLUMNS, NEW_TASK_LITERALS);
-
-/** Other dialects: one parameter per value, ids returned by the insert. */
-const insertTaskRows = insertsBySize((db, arg, size) =>
-  db.insertInto("tasks").values(
-    Array.from({ length: size }, (_, row) => {
-      const values: Record<string, unknown> = {};
-      TASK_COLUMNS.forEach((column, i) => {
-        values[column] = arg(row * TASK_COLUMNS.length + i);
-      });
-      for (const [column, literal] of Object.entries(NEW_TASK_LITERALS))
-        values[column] = sql.lit(Number(literal));
-      return values as never;
-    }),
-  ),
-);
+const insertTaskRows = batchInserts("tasks", TASK_COLUMNS, { failed: "0", progress: "0", attempts: "0" });
 
 export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number): Promise<TaskRow[]> {
   const rows: TaskRow[] = tasks.map((t) => ({
@@ -154,31 +134,14 @@ export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number
     worker_id: null,
     lease_expires_at: null,
   }));
-  const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
-  let offset = 0;
-  for (const size of chunkSizes(rows.length, CHUNK)) {
-    const chunk = rows.slice(offset, offset + size);
-    const ids = sqlite
-      ? await insertSqliteTasks(db, chunk.map(taskValues))
-      : await insertTaskRows(db, size, chunk.flatMap(taskValues));
-    for (let i = 0; i < size; i++) chunk[i]!.id = ids[i]!;
-    offset += size;
-  }
+  const ids = await insertTaskRows(db, rows.map(taskValues));
+  rows.forEach((row, i) => {
+    row.id = ids[i]!;
+  });
   return rows;
 }
 
-const NOTE_ARGS = 4;
-const insertNoteRows = insertsBySize((db, arg, size) =>
-  db.insertInto("notifications").values(
-    Array.from({ length: size }, (_, row) => ({
-      owner: arg(1 + row * NOTE_ARGS),
-      name: arg(2 + row * NOTE_ARGS),
-      task_id: arg(3 + row * NOTE_ARGS),
-      data: arg(4 + row * NOTE_ARGS),
-      created_at: arg(0),
-    })),
-  ),
-);
+const insertNoteRows = batchInserts("notifications", ["owner", "name", "task_id", "data", "created_at"]);
 
 export async function insertNotifications(
   db: Db,
@@ -193,17 +156,13 @@ export async function insertNotifications(
     data: JSON.stringify(n.data),
     created_at: now,
   }));
-  let offset = 0;
-  for (const size of chunkSizes(rows.length, CHUNK)) {
-    const args: unknown[] = [now];
-    for (let i = offset; i < offset + size; i++) {
-      const r = rows[i]!;
-      args.push(r.owner, r.name, r.task_id, r.data);
-    }
-    const ids = await insertNoteRows(db, size, args);
-    for (let i = 0; i < size; i++) rows[offset + i]!.id = ids[i]!;
-    offset += size;
-  }
+  const ids = await insertNoteRows(
+    db,
+    rows.map((r) => [r.owner, r.name, r.task_id, r.data, r.created_at]),
+  );
+  rows.forEach((row, i) => {
+    row.id = ids[i]!;
+  });
   return rows;
 }
 
