@@ -53,18 +53,15 @@ describe("the built bin", () => {
   });
 });
 
+/** Every ledger table, empty: what `migrate` leaves on a new file. */
+const EMPTY_LEDGER = { scheduled_tasks: 0, tasks: 0, notifications: 0, workers: 0, leases: 0 };
+
 describe("migrate", () => {
   it("creates the ledger's tables, empty", async () => {
     const result = await cli("migrate");
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`Ledger ready: ${file}`);
-    expect(tableCounts(file)).toEqual({
-      scheduled_tasks: 0,
-      tasks: 0,
-      notifications: 0,
-      workers: 0,
-      leases: 0,
-    });
+    expect(tableCounts(file)).toEqual(EMPTY_LEDGER);
 
     const again = await cli("migrate", "--json");
     expect(again.code, again.stderr).toBe(0);
@@ -74,13 +71,7 @@ describe("migrate", () => {
   it("from several processes at once on a new file: each migration runs once, every process succeeds", async () => {
     const results = await Promise.all(Array.from({ length: 4 }, () => cli("migrate", "--json")));
     for (const result of results) expect(result.code, result.stderr).toBe(0);
-    expect(tableCounts(file)).toEqual({
-      scheduled_tasks: 0,
-      tasks: 0,
-      notifications: 0,
-      workers: 0,
-      leases: 0,
-    });
+    expect(tableCounts(file)).toEqual(EMPTY_LEDGER);
     const db = new BetterSqlite3(file, { readonly: true });
     try {
       for (const table of ["taskledger_migrations", "taskledger_embedded_migrations"]) {
