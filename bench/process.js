@@ -11,7 +11,7 @@
 import BetterSqlite3 from "better-sqlite3";
 import { createTaskledger } from "../dist/index.js";
 import { assertRecorded, emit, round, say, startWorkerChild, tempDatabase } from "./lib.js";
-import { benchTasks, noop } from "./tasks.js";
+import { benchTasks, enqueueNoops } from "./tasks.js";
 
 const TASKS = Number(process.env.TL_BENCH_TASKS ?? 100_000);
 const FLOOR_TASKS = Math.min(TASKS, 50_000);
@@ -61,15 +61,7 @@ function sqliteFloor(count) {
 async function fill(url, count, owners) {
   const tl = createTaskledger({ database: url, tasks: benchTasks });
   await tl.migrate();
-  const chunk = 5_000;
-  for (let i = 0; i < count; i += chunk) {
-    const items = Array.from({ length: Math.min(chunk, count - i) }, (_, j) => ({
-      task: noop,
-      payload: { n: i + j },
-      options: { description: "bench no-op", owner: `user${(i + j) % owners}` },
-    }));
-    await tl.tasks.enqueueMany(items);
-  }
+  await enqueueNoops(tl, count, (n) => `user${n % owners}`);
   await tl.close();
 }
 

@@ -19,6 +19,21 @@ export const noop = defineTask({
   },
 });
 
+/**
+ * Queue `count` no-op tasks with `enqueueMany`, 5,000 at a time (set-up, not measured); `owner`
+ * names the owner of task n.
+ */
+export async function enqueueNoops(tl, count, owner = () => "bench") {
+  for (let i = 0; i < count; i += 5_000) {
+    const items = Array.from({ length: Math.min(5_000, count - i) }, (_, j) => ({
+      task: noop,
+      payload: { n: i + j },
+      options: { description: "bench no-op", owner: owner(i + j) },
+    }));
+    await tl.tasks.enqueueMany(items);
+  }
+}
+
 /** Tells the probe when it started; returns the start time. */
 export const stamp = defineTask({
   name: "bench_stamp",

@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import BetterSqlite3 from "better-sqlite3";
 import { createTaskledger, openDatabase } from "../dist/index.js";
 import { assertRecorded, emit, round, say, sleep, tempDatabase } from "./lib.js";
-import { benchTasks, counters, noop } from "./tasks.js";
+import { benchTasks, counters, enqueueNoops, noop } from "./tasks.js";
 
 const ONE_BY_ONE = 2_000;
 const MANY = 20_000;
@@ -27,12 +27,7 @@ async function ledger(queued) {
   const database = openDatabase(url, { checkpointThread: false });
   const tl = createTaskledger({ database, tasks: benchTasks });
   await tl.migrate();
-  for (let i = 0; i < queued; i += 5_000) {
-    const size = Math.min(5_000, queued - i);
-    await tl.tasks.enqueueMany(
-      Array.from({ length: size }, (_, j) => ({ task: noop, payload: { n: i + j }, options })),
-    );
-  }
+  await enqueueNoops(tl, queued);
   tl.database.sqlite.pragma("wal_checkpoint(TRUNCATE)");
   tl.database.sqlite.pragma("wal_autocheckpoint = 0");
   return { tl, file };
