@@ -47,7 +47,7 @@ export type RetryTiming = Pick<RetryPolicy, "delay" | "backoff" | "maxDelay">;
 /**
  * The stored form of a policy's timing, `tasks.retry`: `"5000"` is a fixed 5 s delay,
  * `"exp 5000"` doubles from 5 s up to the default cap, `"exp 5000 60000"` caps at 60 s. It is in
- * every task row, so it is kept to a few bytes (as JSON it was a third of a small task's row).
+ * every task row, so it is kept to a few bytes (as JSON it was over a quarter of a small task's row).
  */
 export function encodeRetry(policy: RetryTiming): string {
   if (policy.backoff !== "exponential") return String(policy.delay);

@@ -50,9 +50,11 @@ describe("upgrading a ledger whose queue was a table of its own", () => {
 
     await tl.migrate();
     expect(tableCounts(file)).not.toHaveProperty("queue_jobs");
-    const rows = new BetterSqlite3(file, { readonly: true })
+    const reader = new BetterSqlite3(file, { readonly: true });
+    const rows = reader
       .prepare("select id, run_at, worker_id, lease_expires_at from tasks order by id")
       .all();
+    reader.close();
     expect(rows).toEqual([
       { id: 1, run_at: now - 1_000, worker_id: null, lease_expires_at: null },
       { id: 2, run_at: now + 60_000, worker_id: null, lease_expires_at: null },
