@@ -27,6 +27,7 @@ export interface NewTask {
   readonly reservedAt: number | null;
   readonly scheduleId?: number | null;
   readonly slotAt?: number | null;
+  readonly idempotencyKey?: string | null;
 }
 
 export interface NewNotification {
@@ -81,6 +82,7 @@ const TASK_COLUMNS = [
   "created_at",
   "updated_at",
   "run_at",
+  "idempotency_key",
 ] as const;
 
 const taskValues = (r: TaskRow): unknown[] => [
@@ -100,6 +102,7 @@ const taskValues = (r: TaskRow): unknown[] => [
   r.created_at,
   r.updated_at,
   r.run_at,
+  r.idempotency_key,
 ];
 
 const insertTaskRows = batchInserts("tasks", TASK_COLUMNS, { failed: "0", progress: "0", attempts: "0" });
@@ -133,6 +136,9 @@ export async function insertTasks(db: Db, tasks: readonly NewTask[], now: number
     run_at: t.reservedAt ?? now,
     worker_id: null,
     lease_expires_at: null,
+    idempotency_key: t.idempotencyKey ?? null,
+    no_return_at: null,
+    no_return_reason: null,
   }));
   const ids = await insertTaskRows(db, rows.map(taskValues));
   rows.forEach((row, i) => {

@@ -158,6 +158,19 @@ export function ledgerMigrations(dialect: DialectName): Record<string, Migration
         }`.execute(db);
       },
     },
+    "0003_idempotency_and_no_return": {
+      async up(db: Kysely<any>) {
+        // The caller's idempotency key: the same key (per owner) returns the same task.
+        await db.schema.alterTable("tasks").addColumn("idempotency_key", short).execute();
+        const partial = dialect !== "mysql";
+        await sql`create unique index tasks_idempotency on tasks (owner, idempotency_key)${
+          partial ? sql` where idempotency_key is not null` : sql``
+        }`.execute(db);
+        // When (and why) the running attempt passed its point of no return: a cancel after it is refused.
+        await db.schema.alterTable("tasks").addColumn("no_return_at", big).execute();
+        await db.schema.alterTable("tasks").addColumn("no_return_reason", text).execute();
+      },
+    },
   };
 }
 

@@ -35,6 +35,11 @@ export interface TasksTable {
   /** The worker holding the current attempt (or the last one that held it). */
   worker_id: string | null;
   lease_expires_at: number | null;
+  /** The caller's key: one task per (owner, key). */
+  idempotency_key: string | null;
+  /** When the current attempt passed its point of no return (a cancel is refused from then on), and why. */
+  no_return_at: number | null;
+  no_return_reason: string | null;
 }
 
 export interface NotificationsTable {
