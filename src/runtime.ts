@@ -19,6 +19,8 @@ export interface Settings {
   /** Fallback check for work when no wake-up arrives (file watching unavailable). */
   readonly pollIntervalMs: number;
   readonly shutdownGraceMs: number;
+  /** The largest payload or result, in bytes of JSON. */
+  readonly maxJsonBytes: number;
 }
 
 /** The explicit dependencies of the client, worker and sweeper (no hidden globals). */

@@ -222,5 +222,6 @@ function compileSettings(options: TaskledgerOptions): Settings {
     sweepIntervalMs,
     pollIntervalMs,
     shutdownGraceMs,
+    maxJsonBytes: 1_048_576,
   });
 }

@@ -48,14 +48,13 @@ export interface Engine {
   claim(tx: Tx, request: ClaimRequest): Promise<Claim[]>;
   /** The outcome is recorded: forget these jobs. */
   ack(tx: Tx, claims: readonly Claim[]): Promise<void>;
-  /** Make a claimed job claimable again at `runAt` (retry with backoff, requeue). */
+  /** Deliver a claimed job again at `runAt` (retry with backoff, requeue); the ledger has already written `run_at`. */
   retryAt(tx: Tx, claim: Claim, runAt: number): Promise<void>;
   /** Drop jobs that will never run (canceled before they started). */
   discard(tx: Tx, ids: readonly number[]): Promise<void>;
   requestCancel(tx: Tx, id: number): Promise<void>;
   /** Ids held by `worker` whose cancel was requested. */
   cancelRequested(worker: string): Promise<number[]>;
-  extendLeases(worker: string, until: number): Promise<void>;
   /** Claims whose lease ran out (their worker died); the caller requeues or fails them. */
   expired(tx: Tx, now: number, limit: number): Promise<ExpiredClaim[]>;
   /** Earliest time a job in these queues becomes claimable, or null when none waits. */

@@ -47,7 +47,12 @@ export type Outcome =
       /** Set when another attempt follows: the task goes back to `queued` until then. */
       readonly retryAt: number | null;
     }
-  | { readonly kind: "canceled"; readonly id: number; readonly attempts: number; readonly log: string };
+  | { readonly kind: "canceled"; readonly id: number; readonly attempts: number; readonly log: string }
+  /**
+   * The attempt is given back unfinished (its worker shut down before it ended): the task is
+   * `queued` again at once and the attempt does not count against `max_attempts`.
+   */
+  | { readonly kind: "released"; readonly id: number; readonly attempts: number; readonly log: string };
 
 export interface Written<T> {
   readonly value: T;
@@ -222,6 +227,8 @@ const startRows = statementsBySize((db, arg, size) =>
       updated_at: arg(0),
       worker_id: arg(1),
       lease_expires_at: arg(2),
+      no_return_at: null,
+      no_return_reason: null,
     }))
     .where(
       "id",
@@ -258,22 +265,30 @@ export async function recordProgress(
   return { value: row, notifications };
 }
 
+/** An outcome that was current and so was written, with the row as it now stands. */
+export interface SettledRow {
+  readonly outcome: Outcome;
+  readonly row: TaskRow;
+}
+
 /**
  * Record attempt outcomes (the seeds' `@background_task` exit): result or log, status, progress
- * 100 and the notifications. Returns the rows that were current and so were written, in the
- * order of `outcomes`. Final outcomes of one kind are written by one statement; a retry (rare)
- * by its own, since a cancel requested during the attempt wins over it.
+ * 100, the notifications, and for a schedule's run the schedule's status. Returns the outcomes
+ * that were current and so were written, in the order of `outcomes`; a stale one (its attempt
+ * was taken away) writes nothing. Final outcomes of one kind are written by one statement; a
+ * retry or a release (rare) by its own, since a cancel requested during the attempt wins over it.
+ * A task going back to `queued` gets its `run_at` here: when it may run again is the ledger's.
  */
 export async function settleOutcomes(
   db: Db,
   outcomes: readonly Outcome[],
   now: number,
-): Promise<Written<TaskRow[]>> {
+): Promise<Written<SettledRow[]>> {
   const written = new Map<Outcome, TaskRow>();
   const finals = new Map<string, Outcome[]>();
   for (const outcome of outcomes) {
-    if (outcome.kind === "failure" && outcome.retryAt !== null) {
-      const row = await settleRetry(db, outcome, now);
+    if ((outcome.kind === "failure" && outcome.retryAt !== null) || outcome.kind === "released") {
+      const row = await settleRequeue(db, outcome, now);
       if (row) written.set(outcome, row);
       continue;
     }
@@ -300,12 +315,12 @@ export async function settleOutcomes(
       }
     }
   }
-  const applied: TaskRow[] = [];
+  const applied: SettledRow[] = [];
   const notes: NewNotification[] = [];
   for (const outcome of outcomes) {
     const row = written.get(outcome);
     if (!row) continue;
-    applied.push(row);
+    applied.push({ outcome, row });
     if (row.status === "queued") {
       notes.push({
         owner: row.owner,
@@ -314,14 +329,55 @@ export async function settleOutcomes(
         data: {
           taskId: row.id,
           attempts: row.attempts,
-          retryAt: new Date((outcome as { retryAt: number }).retryAt).toISOString(),
+          retryAt: new Date(Number(row.run_at)).toISOString(),
+          ...(outcome.kind === "released" ? { released: true } : {}),
         },
       });
     } else {
       notes.push(progressNote(row, 100), terminalNote(row));
     }
   }
+  await recordScheduleRuns(
+    db,
+    applied.map((a) => a.row),
+    now,
+  );
   return { value: applied, notifications: await insertNotifications(db, notes, now) };
+}
+
+/**
+ * A schedule's status follows its latest finished run (the seeds' `ScheduledTask.status`):
+ * `failed` after a failed run, `running` again after a successful one. Written with the
+ * outcomes, in the same transaction.
+ */
+async function recordScheduleRuns(db: Db, rows: readonly TaskRow[], now: number): Promise<void> {
+  const latest = new Map<number, TaskRow>();
+  for (const row of rows) {
+    if (row.schedule_id === null || row.status !== "finished") continue;
+    const id = Number(row.schedule_id);
+    const seen = latest.get(id);
+    if (!seen || Number(seen.slot_at ?? 0) <= Number(row.slot_at ?? 0)) latest.set(id, row);
+  }
+  if (latest.size === 0) return;
+  const failed: number[] = [];
+  const succeeded: number[] = [];
+  for (const [id, row] of latest) (Number(row.failed) === 1 ? failed : succeeded).push(id);
+  if (failed.length > 0) {
+    await db
+      .updateTable("scheduled_tasks")
+      .set({ status: "failed", updated_at: now })
+      .where("id", "in", failed)
+      .where("status", "=", "running")
+      .execute();
+  }
+  if (succeeded.length > 0) {
+    await db
+      .updateTable("scheduled_tasks")
+      .set({ status: "running", updated_at: now })
+      .where("id", "in", succeeded)
+      .where("status", "=", "failed")
+      .execute();
+  }
 }
 
 const FINAL = {
@@ -390,14 +446,25 @@ const settleRowsWith = (column: "result" | "log") =>
   });
 const settleRows = { result: settleRowsWith("result"), log: settleRowsWith("log") };
 
-/** Back to `queued` for another attempt — unless a cancel was requested meanwhile: then canceled. */
-async function settleRetry(
+/**
+ * Back to `queued` — for another attempt at `retryAt`, or at once with the attempt given back
+ * (released) — unless a cancel was requested meanwhile: then canceled.
+ */
+async function settleRequeue(
   db: Db,
-  outcome: Outcome & { kind: "failure" },
+  outcome: Outcome & { kind: "failure" | "released" },
   now: number,
 ): Promise<TaskRow | undefined> {
-  const retried = await settleRetryRow.execute<TaskRow>(db, [outcome.id, outcome.attempts, outcome.log, now]);
-  if (retried.rows[0]) return retried.rows[0];
+  const released = outcome.kind === "released";
+  const runAt = released ? now : (outcome.retryAt ?? now);
+  const requeued = await (released ? releaseRow : retryRow).execute<TaskRow>(db, [
+    outcome.id,
+    outcome.attempts,
+    outcome.log,
+    now,
+    runAt,
+  ]);
+  if (requeued.rows[0]) return requeued.rows[0];
   const log = `Canceled while running. ${outcome.log}`;
   const { rows } = await settleRows
     .log(1)
@@ -405,16 +472,27 @@ async function settleRetry(
   return rows[0];
 }
 
-const settleRetryRow = statement((db, arg) =>
-  db
-    .updateTable("tasks")
-    .set({ status: "queued", progress: 0, log: arg(2), updated_at: arg(3) })
-    .where("id", "=", arg(0))
-    .where("attempts", "=", arg(1))
-    .where("status", "=", sql.lit("running"))
-    .where("cancel_requested_at", "is", null)
-    .returningAll(),
-);
+/** Args: id, attempts, log, now, run_at. */
+const requeueRow = (giveBack: boolean) =>
+  statement((db, arg) =>
+    db
+      .updateTable("tasks")
+      .set((eb: ExpressionBuilder<any, any>) => ({
+        status: "queued",
+        progress: 0,
+        log: arg(2),
+        updated_at: arg(3),
+        run_at: arg(4),
+        ...(giveBack ? { attempts: eb("attempts", "-", 1) } : {}),
+      }))
+      .where("id", "=", arg(0))
+      .where("attempts", "=", arg(1))
+      .where("status", "=", sql.lit("running"))
+      .where("cancel_requested_at", "is", null)
+      .returningAll(),
+  );
+const retryRow = requeueRow(false);
+const releaseRow = requeueRow(true);
 
 function terminalNote(row: TaskRow): NewNotification {
   const name = row.status === "canceled" ? "task_canceled" : row.failed ? "task_failed" : "task_finished";
@@ -448,38 +526,97 @@ export async function cancelWaiting(
   };
 }
 
-/** Mark a running task's cancel as requested; the worker holding it fires its AbortSignal. */
+/**
+ * Mark a running task's cancel as requested; the worker holding it fires its AbortSignal.
+ * Null when the task is not running, or its attempt has passed its point of no return.
+ */
 export async function requestCancel(db: Db, id: number, now: number): Promise<TaskRow | null> {
   const row = (await db
     .updateTable("tasks")
     .set({ cancel_requested_at: now, updated_at: now })
     .where("id", "=", id)
     .where("status", "=", "running")
+    .where("no_return_at", "is", null)
     .returningAll()
     .executeTakeFirst()) as TaskRow | undefined;
   return row ?? null;
 }
 
 /**
- * Take running attempts away from their worker (it died, or shut down): back to `queued`, or
- * failed for good when `fail` is set (attempts spent). Fenced by attempts like any outcome.
+ * The running attempt passes its point of no return (e.g. the mail is about to be handed to the
+ * SMTP server): from now on a cancel is refused with `reason`. Null — and nothing written — when
+ * the attempt is no longer current or a cancel was requested first: then it must not go on.
  */
-export async function releaseRunning(
+export async function passPointOfNoReturn(
   db: Db,
-  items: readonly { id: number; attempts: number }[],
-  log: string,
-  fail: boolean,
+  id: number,
+  attempts: number,
+  reason: string,
   now: number,
-): Promise<Written<TaskRow[]>> {
-  const outcomes: Outcome[] = items.map((item) => ({
-    kind: "failure",
-    id: item.id,
-    attempts: item.attempts,
-    log,
-    retryAt: fail ? null : now,
-  }));
-  return settleOutcomes(db, outcomes, now);
+): Promise<TaskRow | null> {
+  const row = (await db
+    .updateTable("tasks")
+    .set({ no_return_at: now, no_return_reason: reason, updated_at: now })
+    .where("id", "=", id)
+    .where("attempts", "=", attempts)
+    .where("status", "=", "running")
+    .where("cancel_requested_at", "is", null)
+    .returningAll()
+    .executeTakeFirst()) as TaskRow | undefined;
+  return row ?? null;
 }
+
+/** A running attempt, as a worker holds it. */
+export interface HeldAttempt {
+  readonly id: number;
+  readonly attempts: number;
+}
+
+/**
+ * Renew the leases of the attempts `worker` really holds — each by id and attempt, never every
+ * row that names the worker — and return those still held: an attempt missing from the answer
+ * was taken from the worker (its lease lapsed and the task was requeued, or it ended).
+ */
+export async function extendLeases(
+  db: Db,
+  worker: string,
+  attempts: readonly HeldAttempt[],
+  until: number,
+): Promise<HeldAttempt[]> {
+  const kept: HeldAttempt[] = [];
+  let offset = 0;
+  for (const size of chunkSizes(attempts.length, CHUNK)) {
+    const chunk = attempts.slice(offset, offset + size);
+    const args: unknown[] = [worker, until];
+    for (const a of chunk) args.push(a.id, a.attempts);
+    const { rows } = await extendRows(size).execute<{ id: number; attempts: number }>(db, args);
+    for (const row of rows) kept.push({ id: Number(row.id), attempts: Number(row.attempts) });
+    offset += size;
+  }
+  return kept;
+}
+
+/** Args: worker, until, then (id, attempts) per attempt. */
+const extendRows = statementsBySize((db, arg, size) => {
+  const rows = Array.from({ length: size }, (_, i) => ({ id: arg(2 + 2 * i), attempts: arg(3 + 2 * i) }));
+  return db
+    .updateTable("tasks")
+    .set({ lease_expires_at: arg(1) })
+    .where(
+      "id",
+      "in",
+      rows.map((r) => r.id),
+    )
+    .where("attempts", "=", (eb: ExpressionBuilder<any, any>) =>
+      byId(
+        eb,
+        rows.map((r) => ({ id: r.id, value: r.attempts })),
+      ),
+    )
+    .where("worker_id", "=", arg(0))
+    .where("status", "not in", NOT_RUNNING)
+    .returning(["id", "attempts"]);
+});
 
 /**
  * Reservations whose time has come become `queued` (the seeds' scheduler moving a job to its

@@ -2,7 +2,7 @@ import * as ledger from "../ledger/ledger.js";
 import { runningAttempts } from "../ledger/queries.js";
 import type { NotificationRow } from "../ledger/schema.js";
 import type { Runtime } from "../runtime.js";
-import { recordRunOutcomes } from "../scheduler/store.js";
+import { type Settlement, settle } from "../worker/settle.js";
 
 export interface SweepReport {
   readonly requeued: number;
@@ -11,6 +11,10 @@ export interface SweepReport {
   readonly canceled: number;
   readonly promoted: number;
 }
+
+/** Why a lease lapses, for the log a person reads. */
+const STOPPED_RESPONDING =
+  "its lease lapsed: the process died or was paused, or a handler blocked its event loop — run CPU-bound handlers with isolation: 'thread'";
 
 /**
  * Recover what dead workers held and keep statuses honest. A claim whose lease ran out belongs
@@ -38,42 +42,40 @@ export async function sweep(
           )
         ).map((r) => [Number(r.id), r]),
       );
+      const items: Settlement[] = [];
       for (const claim of expired) {
         const row = rows.get(claim.id);
         if (!row) {
           await rt.engine.discard(tx, [claim.id]); // its task is no longer running: nothing to deliver
           continue;
         }
+        const attempts = Number(row.attempts);
+        const silent = `worker ${claim.worker} stopped responding during attempt ${attempts}`;
+        const why = `(${STOPPED_RESPONDING})`;
         if (row.cancel_requested_at !== null) {
           // Its owner asked it to stop: honour that rather than run it again.
-          const log = `Canceled; worker ${claim.worker} stopped responding during attempt ${row.attempts}`;
-          const outcome = { kind: "canceled", id: claim.id, attempts: Number(row.attempts), log } as const;
-          const written = await ledger.settleOutcomes(tx, [outcome], now);
-          notes.push(...written.notifications);
-          await rt.engine.ack(tx, [claim]);
-          canceled++;
+          items.push({
+            claim,
+            outcome: { kind: "canceled", id: claim.id, attempts, log: `Canceled; ${silent} ${why}` },
+          });
           continue;
         }
-        const spent = Number(row.attempts) >= Number(row.max_attempts);
+        // The attempt counts: a task that kills or stalls its worker every time must end.
+        const spent = attempts >= Number(row.max_attempts);
         const log = spent
-          ? `Failed for: worker ${claim.worker} stopped responding during attempt ${row.attempts} and no attempts are left`
-          : `Worker ${claim.worker} stopped responding during attempt ${row.attempts}; requeued`;
-        const written = await ledger.releaseRunning(
-          tx,
-          [{ id: claim.id, attempts: Number(row.attempts) }],
-          log,
-          spent,
-          now,
-        );
-        notes.push(...written.notifications);
-        await recordRunOutcomes(tx, written.value, now);
-        if (spent) {
-          await rt.engine.ack(tx, [claim]);
-          failed++;
-        } else {
-          await rt.engine.retryAt(tx, claim, now);
-          requeued++;
-        }
+          ? `Failed for: ${silent} and no attempts are left ${why}`
+          : `W${silent.slice(1)}; requeued ${why}`;
+        items.push({
+          claim,
+          outcome: { kind: "failure", id: claim.id, attempts, log, retryAt: spent ? null : now },
+        });
+      }
+      const settled = await settle(tx, rt.engine, items, now);
+      notes.push(...settled.notifications);
+      for (const { outcome, row } of settled.applied) {
+        if (outcome.kind === "canceled") canceled++;
+        else if (row.status === "queued") requeued++;
+        else failed++;
       }
     }
     const promoted = await ledger.promoteDueReservations(tx, now);

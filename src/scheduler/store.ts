@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { decodeJson } from "../core/json.js";
 import type { Db } from "../ledger/ledger.js";
-import type { ScheduledTaskRow, TaskRow } from "../ledger/schema.js";
+import type { ScheduledTaskRow } from "../ledger/schema.js";
 import { decodeSpec } from "./entry.js";
 import type { Schedule, SchedulerStatus, ScheduleStatus } from "./types.js";
 
@@ -209,42 +209,6 @@ export async function nextDueAt(db: Db): Promise<number | null> {
     .where("paused_at", "is", null)
     .executeTakeFirst();
   return row?.next === null || row?.next === undefined ? null : num(row.next);
-}
-
-/**
- * A run's outcome reaches its schedule (the seeds' `@scheduled_task` exit): a run that finished
- * failed marks it `failed`, a successful one sets a `failed` schedule back to `running`. A
- * canceled run (by a user, or a skipped slot) changes nothing. `death` is never touched. When one
- * batch settles several runs of a schedule, the latest slot decides.
- */
-export async function recordRunOutcomes(db: Db, rows: readonly TaskRow[], now: number): Promise<void> {
-  const latest = new Map<number, TaskRow>();
-  for (const row of rows) {
-    if (row.schedule_id === null || row.status !== "finished") continue;
-    const id = num(row.schedule_id);
-    const seen = latest.get(id);
-    if (!seen || num(seen.slot_at ?? 0) <= num(row.slot_at ?? 0)) latest.set(id, row);
-  }
-  if (latest.size === 0) return;
-  const failed: number[] = [];
-  const succeeded: number[] = [];
-  for (const [id, row] of latest) (num(row.failed) === 1 ? failed : succeeded).push(id);
-  if (failed.length > 0) {
-    await db
-      .updateTable("scheduled_tasks")
-      .set({ status: "failed", updated_at: now })
-      .where("id", "in", failed)
-      .where("status", "=", "running")
-      .execute();
-  }
-  if (succeeded.length > 0) {
-    await db
-      .updateTable("scheduled_tasks")
-      .set({ status: "running", updated_at: now })
-      .where("id", "in", succeeded)
-      .where("status", "=", "failed")
-      .execute();
-  }
 }
 
 /** Ids of a schedule's runs that have not ended, by status (to stop them before a delete). */

@@ -1,3 +1,5 @@
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import {
   assertPositiveInt,
   DEFAULT_RETRY,
@@ -21,7 +23,28 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** Record progress 0–100 in the ledger and notify the owner. Resolves once written. */
   setProgress(progress: number, data?: Record<string, unknown>): Promise<void>;
+  /**
+   * Say that this attempt is about to do what cannot be undone (hand a mail to the SMTP server,
+   * charge a card): from then on a cancel is refused with `reason` instead of being recorded
+   * while the effect happens anyway. Rejects with an AbortError, and the task ends canceled,
+   * when a cancel was requested first — so call it right before the step and do not catch that.
+   *
+   * ```ts
+   * await ctx.pointOfNoReturn("sending the mail");
+   * await transport.sendMail(message);
+   * ```
+   */
+  pointOfNoReturn(reason?: string): Promise<void>;
 }
+
+/**
+ * Where a handler runs. `"none"` (default): on the worker's event loop, beside the others.
+ * `"thread"`: on a worker thread of its own, for CPU-bound handlers that would block the event
+ * loop — heartbeats, cancels and other tasks keep going, and the thread is terminated when the
+ * attempt ends (timeout, cancel ignored, shutdown). The payload and result cross the thread by
+ * structured clone; the thread imports the task's module (`module`) to find the definition.
+ */
+export type Isolation = "none" | "thread";
 
 export interface TaskDefinitionOptions<Payload, Result> {
   /** Unique name; stored in `tasks.name` (the seeds used the function's `__name__`). */
@@ -33,6 +56,13 @@ export interface TaskDefinitionOptions<Payload, Result> {
   readonly retry?: RetryOption;
   /** Default queue. Default `default`. */
   readonly queue?: string;
+  /** `"thread"` runs the handler on a worker thread of its own (CPU-bound work). Default `"none"`. */
+  readonly isolation?: Isolation;
+  /**
+   * With `isolation: "thread"`: the module that exports this definition, as a URL or path
+   * (pass `import.meta.url`). Default: the module that called `defineTask`.
+   */
+  readonly module?: string;
 }
 
 export interface TaskDefinition<Payload = any, Result = any> {
@@ -41,6 +71,9 @@ export interface TaskDefinition<Payload = any, Result = any> {
   readonly timeout: number;
   readonly retry: RetryPolicy;
   readonly queue: string | undefined;
+  readonly isolation: Isolation;
+  /** The defining module's URL, for `isolation: "thread"`. */
+  readonly module: string | undefined;
   /** Type-only marker so `enqueue(task, payload)` infers the payload type. */
   readonly __types?: { payload: Payload; result: Result };
 }
@@ -77,13 +110,42 @@ export function defineTask<Payload = unknown, Result = unknown>(
   assertPositiveInt(timeout, "timeout");
   const retry = normalizeRetry(options.retry, "retry", DEFAULT_RETRY);
   if (options.queue !== undefined) assertQueueName(options.queue, "queue");
+  const isolation = options.isolation ?? "none";
+  if (isolation !== "none" && isolation !== "thread")
+    throw invalid("isolation", `must be "none" or "thread" (got ${JSON.stringify(isolation)})`);
+  let module: string | undefined;
+  if (isolation === "thread") {
+    module = options.module === undefined ? callerModule() : moduleUrl(options.module);
+    if (module === undefined)
+      throw invalid("module", 'is required with isolation "thread": pass module: import.meta.url');
+  }
   return Object.freeze({
     name: options.name,
     run: options.run as TaskDefinition<Payload, Awaited<Result>>["run"],
     timeout,
     retry,
     queue: options.queue,
+    isolation,
+    module,
   });
+}
+
+function moduleUrl(value: unknown): string {
+  if (typeof value !== "string" || value === "") throw invalid("module", "must be a module URL or path");
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value) && !/^[a-z]:[\\/]/i.test(value)) return value;
+  return pathToFileURL(resolve(value)).href;
+}
+
+/** The file URL of the module that called `defineTask`, read off the stack (undefined if none is). */
+function callerModule(): string | undefined {
+  const self = import.meta.url;
+  for (const line of (new Error().stack ?? "").split("\n").slice(1)) {
+    const match = /(file:\/\/[^\s)]+?|\/[^\s)]+?):\d+:\d+\)?$/.exec(line.trim());
+    if (!match) continue;
+    const url = match[1]!.startsWith("file:") ? match[1]! : pathToFileURL(match[1]!).href;
+    if (url !== self) return url;
+  }
+  return undefined;
 }
 
 export function assertQueueName(value: unknown, field: string): asserts value is string {

@@ -2,11 +2,64 @@ import { type RetryTiming, retryDelay } from "../core/backoff.js";
 import { describeError } from "../core/errors.js";
 import { encodeJson } from "../core/json.js";
 import type { Task } from "../core/types.js";
-import type { Outcome } from "../ledger/ledger.js";
+import type { Claim, Engine, Tx } from "../engine/contract.js";
+import type { Db, Outcome, SettledRow } from "../ledger/ledger.js";
+import * as ledger from "../ledger/ledger.js";
+import type { NotificationRow } from "../ledger/schema.js";
 import type { AttemptResult } from "./runner.js";
 
-/** What one attempt's result means for the ledger: exactly one outcome per attempt. */
-export function toOutcome(task: Task, retry: RetryTiming, result: AttemptResult, now: number): Outcome {
+/** An attempt's outcome and the delivery that brought it. */
+export interface Settlement {
+  readonly outcome: Outcome;
+  readonly claim: Claim;
+}
+
+export interface Settled {
+  /** The outcomes that were current, and so written (a stale attempt's is not). */
+  readonly applied: readonly SettledRow[];
+  readonly notifications: readonly NotificationRow[];
+}
+
+/**
+ * The one settle pipeline, for every caller (a worker's round, the sweeper's rescue of lapsed
+ * leases): outcomes → the ledger (fenced by attempt; a schedule run's schedule follows) → the
+ * engine (a task back in `queued` is delivered again at its `run_at`, the rest acknowledged).
+ * Runs inside the caller's transaction, so outcome, delivery and notifications commit together.
+ */
+export async function settle(
+  tx: Db,
+  engine: Engine,
+  items: readonly Settlement[],
+  now: number,
+): Promise<Settled> {
+  if (items.length === 0) return { applied: [], notifications: [] };
+  const written = await ledger.settleOutcomes(
+    tx,
+    items.map((s) => s.outcome),
+    now,
+  );
+  const claims = new Map(items.map((s) => [s.outcome, s.claim]));
+  const done: Claim[] = [];
+  for (const { outcome, row } of written.value) {
+    const claim = claims.get(outcome)!;
+    if (row.status === "queued") await engine.retryAt(tx as Tx, claim, Number(row.run_at));
+    else done.push(claim);
+  }
+  await engine.ack(tx as Tx, done);
+  return { applied: written.value, notifications: written.notifications };
+}
+
+/**
+ * What one attempt's result means for the ledger: exactly one outcome per attempt, or none when
+ * the attempt was lost (its lease was taken: the ledger has already decided what became of it).
+ */
+export function toOutcome(
+  task: Task,
+  retry: RetryTiming,
+  result: AttemptResult,
+  now: number,
+  maxResultBytes?: number,
+): Outcome | null {
   const base = { id: task.id, attempts: task.attempts };
   switch (result.kind) {
     case "success": {
@@ -20,6 +73,17 @@ export function toOutcome(task: Task, retry: RetryTiming, result: AttemptResult,
           `Failed for: the returned value is not JSON — ${(error as Error).message}`,
           now,
         );
+      }
+      if (maxResultBytes !== undefined && encoded.length > maxResultBytes / 3) {
+        const bytes = Buffer.byteLength(encoded);
+        if (bytes > maxResultBytes) {
+          return failure(
+            task,
+            retry,
+            `Failed for: the returned value is ${bytes} bytes of JSON; the limit is ${maxResultBytes} (maxJsonBytes). Store large results elsewhere and return a reference`,
+            now,
+          );
+        }
       }
       return { kind: "success", ...base, result: encoded };
     }
@@ -41,7 +105,13 @@ export function toOutcome(task: Task, retry: RetryTiming, result: AttemptResult,
           : "Canceled while running",
       };
     case "interrupted":
-      return { kind: "failure", ...base, log: "Interrupted by worker shutdown; requeued", retryAt: now };
+      return {
+        kind: "released",
+        ...base,
+        log: `Interrupted by worker shutdown during attempt ${task.attempts}; requeued without spending the attempt`,
+      };
+    case "lost":
+      return null;
   }
 }
 

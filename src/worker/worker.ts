@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { DEFAULT_RETRY, decodeRetry, type RetryTiming } from "../core/backoff.js";
-import { invalid } from "../core/errors.js";
+import { invalid, isTaskledgerError } from "../core/errors.js";
 import type { Task } from "../core/types.js";
 import type { Claim } from "../engine/contract.js";
 import * as ledger from "../ledger/ledger.js";
@@ -9,9 +9,8 @@ import { toTask } from "../ledger/rows.js";
 import type { NotificationRow } from "../ledger/schema.js";
 import { sweep } from "../maintenance/sweeper.js";
 import type { Runtime } from "../runtime.js";
-import { recordRunOutcomes } from "../scheduler/store.js";
 import { type RunningAttempt, startAttempt } from "./runner.js";
-import { toOutcome } from "./settle.js";
+import { type Settlement, settle, toOutcome } from "./settle.js";
 
 export interface WorkerOptions {
   /** Queues to take from, in priority order. Default: the declared queues, else `high`, `default` and every task's queue. */
@@ -43,16 +42,19 @@ interface Held {
   readonly retry: RetryTiming;
 }
 
-interface Settled {
-  readonly outcome: ledger.Outcome;
-  readonly claim: Claim;
-}
-
-/** Hooks for parts that live beside the worker loop (the scheduler). */
+/** Hooks for parts that live beside the worker loop (the scheduler, retention). */
 export interface WorkerExtension {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Consecutive failed rounds after which the worker stops claiming (it keeps retrying its outcomes). */
+export const FAILED_ROUNDS_BEFORE_PAUSE = 5;
+/** Back-off after a failed round: doubles from the first to the last. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5_000;
+/** After the grace period, how long `stop()` keeps trying to record what it requeues. */
+const STOP_WRITE_MS = 1_500;
 
 export function createWorker(
   rt: Runtime,
@@ -71,9 +73,11 @@ export function createWorker(
   }
   const id = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   const graceDefault = options.shutdownGraceMs ?? rt.settings.shutdownGraceMs;
+  const log = (message: string) => console.error(`taskledger worker ${id}: ${message}`);
 
   const held = new Map<number, Held>();
-  const settled: Settled[] = [];
+  /** Outcomes not yet written. Taken out only by the round that writes them, put back if it fails. */
+  const settled: Settlement[] = [];
   let state: "new" | "running" | "stopping" | "stopped" = "new";
   let pumping = false;
   let wanted = false;
@@ -81,9 +85,14 @@ export function createWorker(
   let caughtUp = true;
   let scheduled = false;
   let dueTimer: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
   let timers: NodeJS.Timeout[] = [];
   let unsubscribe: (() => void) | undefined;
-  let pumpError: unknown;
+  /** Rounds failed in a row, and the last failure's message. */
+  let failures = 0;
+  let lastFailure = "";
+  /** While giving up on writes at shutdown: stop retrying. */
+  let abandoning = false;
   let drained: (() => void) | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => {
@@ -91,10 +100,12 @@ export function createWorker(
   });
 
   const publish = (rows: readonly NotificationRow[]) => rt.bus.publish(rows);
+  const claiming = () => state === "running" && failures < FAILED_ROUNDS_BEFORE_PAUSE;
 
   function schedulePump(): void {
     wanted = true;
-    if (scheduled || pumping) return;
+    // After a failed round the next one waits for its back-off, whatever wakes the worker.
+    if (scheduled || pumping || retryTimer) return;
     scheduled = true;
     setImmediate(() => {
       scheduled = false;
@@ -110,88 +121,119 @@ export function createWorker(
       while (wanted) {
         wanted = false;
         const outcomes = settled.splice(0);
-        const free = state === "running" ? concurrency - held.size : 0;
-        if (outcomes.length === 0 && free <= 0) break;
-        const { started, notifications } = await rt.transaction(async (tx) => {
-          // Read the time once the write lock is held: waiting for it must not shorten the new leases.
-          const now = rt.clock.now();
-          const notes: NotificationRow[] = [];
-          if (outcomes.length > 0) {
-            const written = await ledger.settleOutcomes(
-              tx,
-              outcomes.map((s) => s.outcome),
-              now,
-            );
-            notes.push(...written.notifications);
-            await recordRunOutcomes(tx, written.value, now);
-            const applied = new Map(written.value.map((row) => [`${row.id}:${row.attempts}`, row.status]));
-            const done: Claim[] = [];
-            for (const { outcome, claim } of outcomes) {
-              const status = applied.get(`${outcome.id}:${outcome.attempts}`);
-              if (status === undefined) continue; // stale attempt: a newer one owns the task
-              if (outcome.kind === "failure" && outcome.retryAt !== null && status === "queued") {
-                await rt.engine.retryAt(tx, claim, outcome.retryAt);
-              } else {
-                done.push(claim);
-              }
-            }
-            await rt.engine.ack(tx, done);
-          }
-          let started: { task: Task; claim: Claim; retry: RetryTiming }[] = [];
-          if (free > 0) {
-            // Reservations whose time has come are `queued` from now on (and claimable on the embedded engine).
-            await ledger.promoteDueReservations(tx, now);
-            const claims = await rt.engine.claim(tx, {
-              worker: id,
-              queues,
-              limit: free,
-              leaseMs: rt.settings.leaseMs,
-              now,
-            });
-            caughtUp = claims.length < free;
-            if (claims.length > 0) {
-              const written = await ledger.startAttempts(
-                tx,
-                claims.map((c) => c.id),
-                now,
-                { worker: id, leaseUntil: now + rt.settings.leaseMs },
-              );
-              notes.push(...written.notifications);
-              const byId = new Map(claims.map((c) => [c.id, c]));
-              started = written.value.map((row) => ({
-                task: toTask(row),
-                claim: byId.get(row.id)!,
-                retry: parseRetry(row.retry),
-              }));
-              if (started.length < claims.length) {
-                const live = new Set(started.map((s) => s.task.id));
-                await rt.engine.discard(
-                  tx,
-                  claims.filter((c) => !live.has(c.id)).map((c) => c.id),
-                );
-              }
-            }
-          }
-          return { started, notifications: notes };
-        });
-        publish(notifications);
-        if (outcomes.some((s) => s.outcome.kind === "failure")) rt.engine.notify();
-        for (const { task, claim, retry } of started) launch(task, claim, retry);
-        if (free > 0 && started.length === free) wanted = true; // there may be more waiting
+        const free = claiming() ? concurrency - held.size : 0;
+        // A worker that stopped claiming still tries a write now and then, to learn when to resume.
+        const probe = failures >= FAILED_ROUNDS_BEFORE_PAUSE;
+        if (outcomes.length === 0 && free <= 0 && !probe) break;
+        let round: Awaited<ReturnType<typeof writeRound>>;
+        try {
+          round = await writeRound(outcomes, free, probe);
+        } catch (error) {
+          // Be careful here: these outcomes exist nowhere else. Keep them for the next round.
+          settled.unshift(...outcomes);
+          roundFailed(error, outcomes.length);
+          return;
+        }
+        if (failures > 0) roundsRecovered(outcomes.length);
+        publish(round.notifications);
+        if (round.requeued) rt.engine.notify();
+        for (const { task, claim, retry } of round.started) launch(task, claim, retry);
+        if (free > 0 && round.started.length === free) wanted = true; // there may be more waiting
         if (settled.length > 0) wanted = true;
       }
-    } catch (error) {
-      pumpError = error;
-      console.error(`taskledger worker ${id}: ${(error as Error).message}`);
-      // Outcomes not yet written stay queued for the next round; retry after a pause.
-      setTimeout(schedulePump, 1_000).unref();
     } finally {
       pumping = false;
+      if (!retryTimer) {
+        if (wanted) schedulePump();
+        // A full worker claims again as soon as a slot frees; one that caught up waits for the next due time.
+        else if (state === "running" && caughtUp) void armDueTimer().catch(() => {});
+      }
+      if (state === "stopping" && held.size === 0 && (settled.length === 0 || abandoning)) drained?.();
     }
-    if (wanted) schedulePump();
-    // A full worker claims again as soon as a slot frees; one that caught up waits for the next due time.
-    else if (state === "running" && caughtUp) void armDueTimer();
-    if (state === "stopping" && held.size === 0 && settled.length === 0) drained?.();
+  }
+
+  async function writeRound(outcomes: readonly Settlement[], free: number, probe: boolean) {
+    return rt.transaction(async (tx) => {
+      // Read the time once the write lock is held: waiting for it must not shorten the new leases.
+      const now = rt.clock.now();
+      const notes: NotificationRow[] = [];
+      if (probe) await ledger.touchWorker(tx, id, now);
+      const written = await settle(tx, rt.engine, outcomes, now);
+      notes.push(...written.notifications);
+      const requeued = written.applied.some((a) => a.row.status === "queued");
+      let started: { task: Task; claim: Claim; retry: RetryTiming }[] = [];
+      if (free > 0) {
+        // Reservations whose time has come are `queued` from now on (and claimable on the embedded engine).
+        await ledger.promoteDueReservations(tx, now);
+        const claims = await rt.engine.claim(tx, {
+          worker: id,
+          queues,
+          limit: free,
+          leaseMs: rt.settings.leaseMs,
+          now,
+        });
+        caughtUp = claims.length < free;
+        if (claims.length > 0) {
+          const begun = await ledger.startAttempts(
+            tx,
+            claims.map((c) => c.id),
+            now,
+            { worker: id, leaseUntil: now + rt.settings.leaseMs },
+          );
+          notes.push(...begun.notifications);
+          const byId = new Map(claims.map((c) => [c.id, c]));
+          started = begun.value.map((row) => ({
+            task: toTask(row),
+            claim: byId.get(row.id)!,
+            retry: parseRetry(row.retry),
+          }));
+          if (started.length < claims.length) {
+            const live = new Set(started.map((s) => s.task.id));
+            await rt.engine.discard(
+              tx,
+              claims.filter((c) => !live.has(c.id)).map((c) => c.id),
+            );
+          }
+        }
+      }
+      return { started, notifications: notes, requeued };
+    });
+  }
+
+  /** A round's transaction failed (lock held past the busy timeout, disk full, …): back off, say so once. */
+  function roundFailed(error: unknown, kept: number): void {
+    failures++;
+    const message = isTaskledgerError(error) ? error.message : String((error as Error)?.message ?? error);
+    if (failures === 1 || message !== lastFailure) {
+      log(
+        `could not write to the ledger: ${message}${kept > 0 ? ` (${kept} outcome(s) kept, retrying)` : ""}`,
+      );
+    }
+    lastFailure = message;
+    if (failures === FAILED_ROUNDS_BEFORE_PAUSE) {
+      log(
+        `stopped claiming: ${failures} rounds in a row could not write to the ledger (last: ${message}). ` +
+          `Outcomes of finished attempts are kept and retried every ${RETRY_MAX_MS / 1000} s; claiming resumes once a write succeeds.`,
+      );
+    }
+    if (state === "stopped" || abandoning) return;
+    const delay = Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), RETRY_MAX_MS);
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      schedulePump();
+    }, delay);
+    // While outcomes wait to be written the timer keeps the process alive; otherwise it need not.
+    if (settled.length === 0) retryTimer.unref();
+  }
+
+  function roundsRecovered(written: number): void {
+    if (failures >= FAILED_ROUNDS_BEFORE_PAUSE) {
+      log(
+        `the ledger is writable again after ${failures} failed rounds; ${written} kept outcome(s) written; claiming resumed`,
+      );
+    }
+    failures = 0;
+    lastFailure = "";
   }
 
   function launch(task: Task, claim: Claim, retry: RetryTiming): void {
@@ -211,12 +253,22 @@ export function createWorker(
       return;
     }
     // Held again after its lease expired and the sweeper requeued it: the old attempt's outcome no longer counts.
-    held.get(task.id)?.attempt.interrupt("lease expired; the task was claimed again");
-    const attempt = startAttempt(definition, task, (progress, data) => writeProgress(task, progress, data));
+    held.get(task.id)?.attempt.lose("lease expired; the task was claimed again");
+    const attempt = startAttempt(definition, task, {
+      setProgress: (progress, data) => writeProgress(task, progress, data),
+      pointOfNoReturn: (reason) => passPointOfNoReturn(task, reason),
+    });
     held.set(task.id, { attempt, claim, retry });
     void attempt.result.then((result) => {
       if (held.get(task.id)?.attempt === attempt) held.delete(task.id);
-      settled.push({ claim, outcome: toOutcome(task, retry, result, rt.clock.now()) });
+      if (result.kind === "lost") {
+        log(
+          `task ${task.id} attempt ${task.attempts}: ${result.reason}; its handler was aborted and its result will not be recorded`,
+        );
+      } else {
+        const outcome = toOutcome(task, retry, result, rt.clock.now(), rt.settings.maxJsonBytes);
+        if (outcome) settled.push({ claim, outcome });
+      }
       schedulePump();
     });
   }
@@ -225,10 +277,25 @@ export function createWorker(
     if (typeof progress !== "number" || !Number.isFinite(progress) || progress < 0 || progress > 100) {
       throw invalid("progress", `must be a number from 0 to 100 (got ${String(progress)})`);
     }
-    const written = await rt.transaction((tx) =>
-      ledger.recordProgress(tx, task.id, task.attempts, Math.round(progress), data, rt.clock.now()),
-    );
+    let written: Awaited<ReturnType<typeof ledger.recordProgress>>;
+    try {
+      written = await rt.transaction((tx) =>
+        ledger.recordProgress(tx, task.id, task.attempts, Math.round(progress), data, rt.clock.now()),
+      );
+    } catch (error) {
+      // Progress is a report, not an outcome: a ledger that cannot take it now does not fail the task.
+      if (!isTaskledgerError(error) || error.code !== "unavailable") throw error;
+      log(`task ${task.id}: progress ${Math.round(progress)} not recorded: ${error.message}`);
+      return;
+    }
     publish(written.notifications);
+  }
+
+  async function passPointOfNoReturn(task: Task, reason: string): Promise<boolean> {
+    const row = await rt.transaction((tx) =>
+      ledger.passPointOfNoReturn(tx, task.id, task.attempts, reason, rt.clock.now()),
+    );
+    return row !== null;
   }
 
   async function checkCancels(): Promise<void> {
@@ -252,19 +319,46 @@ export function createWorker(
   function onWake(): void {
     if (state !== "running" && state !== "stopping") return;
     if (held.size > 0) void checkCancels().catch(() => {});
-    if (state === "running" && held.size < concurrency) schedulePump();
+    if (claiming() && held.size < concurrency) schedulePump();
   }
 
+  let lastBeat = 0;
+  /**
+   * Renew the leases of the attempts this worker holds — running, or finished with the outcome
+   * not yet written — and abort any whose lease was taken meanwhile (the worker was paused or
+   * blocked past its lease, and the task was requeued: it may already run elsewhere).
+   */
   async function heartbeat(): Promise<void> {
     const now = rt.clock.now();
-    await rt.engine.extendLeases(id, now + rt.settings.leaseMs);
+    const late = lastBeat > 0 ? now - lastBeat - rt.settings.heartbeatMs : 0;
+    lastBeat = now;
+    if (late > rt.settings.leaseMs / 2) {
+      log(
+        `heartbeat ran ${late} ms late (the lease is ${rt.settings.leaseMs} ms): the process was paused or its event loop blocked. ` +
+          `Run CPU-bound handlers with isolation: "thread".`,
+      );
+    }
+    const running = [...held.values()];
+    const holding = [
+      ...running.map((h) => ({ id: h.attempt.task.id, attempts: h.attempt.task.attempts })),
+      ...settled.map((s) => ({ id: s.outcome.id, attempts: s.outcome.attempts })),
+    ];
+    const kept = await ledger.extendLeases(rt.db, id, holding, now + rt.settings.leaseMs);
+    const keys = new Set(kept.map((k) => `${k.id}:${k.attempts}`));
+    for (const h of running) {
+      if (keys.has(`${h.attempt.task.id}:${h.attempt.task.attempts}`) || held.get(h.attempt.task.id) !== h)
+        continue;
+      h.attempt.lose(
+        `lease lost: this worker did not renew it in time (paused or blocked for ${Math.max(late, 0)} ms) and the task was taken back`,
+      );
+    }
     await ledger.touchWorker(rt.db, id, now);
     await checkCancels();
   }
 
   const every = (ms: number, fn: () => Promise<unknown>) => {
     const timer = setInterval(() => {
-      fn().catch((error) => console.error(`taskledger worker ${id}: ${(error as Error).message}`));
+      fn().catch((error) => log((error as Error).message));
     }, ms);
     timer.unref();
     timers.push(timer);
@@ -289,6 +383,7 @@ export function createWorker(
         rt.clock.now(),
       );
       unsubscribe = rt.engine.onWake(onWake);
+      lastBeat = rt.clock.now();
       every(rt.settings.heartbeatMs, heartbeat);
       every(rt.settings.sweepIntervalMs, () => sweep(rt, publish));
       // A started worker keeps its process alive until stop(), as a listening server does.
@@ -312,19 +407,32 @@ export function createWorker(
       const idle = new Promise<void>((resolve) => {
         drained = resolve;
       });
-      if (held.size === 0 && settled.length === 0) drained?.();
+      let giveUp: NodeJS.Timeout | undefined;
       const grace = setTimeout(() => {
         for (const h of held.values()) h.attempt.interrupt();
+        // What cannot be recorded soon after is left to the leases: another worker's sweeper takes it back.
+        giveUp = setTimeout(() => {
+          if (settled.length === 0) return;
+          abandoning = true;
+          log(
+            `stopping without recording ${settled.length} outcome(s) (tasks ${settled.map((s) => s.outcome.id).join(", ")}): ` +
+              `the ledger is not writable (${lastFailure || "timed out"}); their leases lapse and another worker takes them back`,
+          );
+          drained?.();
+        }, STOP_WRITE_MS);
       }, graceMs);
+      if (held.size === 0 && settled.length === 0) drained?.();
       schedulePump();
       await idle;
       clearTimeout(grace);
+      clearTimeout(giveUp);
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
       for (const timer of timers) clearInterval(timer);
       timers = [];
       unsubscribe?.();
       await ledger.removeWorkers(rt.db, [id]).catch(() => {});
       state = "stopped";
-      if (pumpError) pumpError = undefined;
       resolveStopped();
     },
   };

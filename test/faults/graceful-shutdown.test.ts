@@ -82,8 +82,9 @@ describe("a worker process stopped with SIGTERM", () => {
     expect(await tl.tasks.get(task.id)).toMatchObject({
       status: "queued",
       failed: false,
-      attempts: 1,
-      log: "Interrupted by worker shutdown; requeued",
+      // The interrupted attempt is given back: it does not count against the task's attempts.
+      attempts: 0,
+      log: "Interrupted by worker shutdown during attempt 1; requeued without spending the attempt",
     });
     expect(readExecutions(runs).filter((e) => e.event !== "start")).toEqual([
       { event: "abort", id: task.id, attempt: 1, pid: first!.pid, reason: "worker shutting down" },
@@ -98,8 +99,8 @@ describe("a worker process stopped with SIGTERM", () => {
     expect(await tl.tasks.get(task.id)).toMatchObject({
       status: "finished",
       failed: false,
-      attempts: 2,
-      result: { pid: second!.pid, attempt: 2 },
+      attempts: 1,
+      result: { pid: second!.pid, attempt: 1 },
     });
     expect(
       readExecutions(runs)
@@ -107,7 +108,7 @@ describe("a worker process stopped with SIGTERM", () => {
         .map((e) => [e.pid, e.attempt]),
     ).toEqual([
       [first!.pid, 1],
-      [second!.pid, 2],
+      [second!.pid, 1],
     ]);
   });
 });

@@ -114,7 +114,7 @@ describe.skipIf(process.platform !== "linux")(
         status: "canceled",
         failed: true,
         attempts: 1,
-        log: `Canceled; worker ${hung!.workerId} stopped responding during attempt 1`,
+        log: `Canceled; worker ${hung!.workerId} stopped responding during attempt 1 (its lease lapsed: the process died or was paused, or a handler blocked its event loop — run CPU-bound handlers with isolation: 'thread')`,
       });
       expect(readExecutions(runs).filter((e) => e.event === "start")).toHaveLength(1);
       expect(inQueue(file)).toBe(0);

@@ -113,7 +113,7 @@ describe("a worker process killed with SIGKILL while it runs tasks", () => {
       failed: true,
       attempts: 1,
       maxAttempts: 1,
-      log: `Failed for: worker ${victim.workerId} stopped responding during attempt 1 and no attempts are left`,
+      log: `Failed for: worker ${victim.workerId} stopped responding during attempt 1 and no attempts are left (its lease lapsed: the process died or was paused, or a handler blocked its event loop — run CPU-bound handlers with isolation: 'thread')`,
     });
     expect(readExecutions(runs).filter((e) => e.event === "start")).toHaveLength(1);
     const feed = await tl.notifications.after("carol", 0);

@@ -62,11 +62,12 @@ describe("graceful stop", () => {
   it("aborts a task still running after the grace, requeues it (not failed), and a new worker finishes it", async () => {
     const entered = gate<void>();
     let reason: unknown;
+    let runs = 0;
     const job = defineTask({
       name: "job",
       retry: 0,
       async run(_: null, ctx) {
-        if (ctx.attempt > 1) return `done on attempt ${ctx.attempt}`;
+        if (++runs > 1) return `done on attempt ${ctx.attempt}`;
         entered.open();
         await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
         reason = ctx.signal.reason;
@@ -85,11 +86,13 @@ describe("graceful stop", () => {
     expect(requeued).toMatchObject({
       status: "queued",
       failed: false,
-      attempts: 1,
+      // Given back: a retry: 0 task still has its one attempt (not attempts 2 of maxAttempts 1).
+      attempts: 0,
+      maxAttempts: 1,
       progress: 0,
       result: null,
     });
-    expect(requeued!.log).toMatch(/Interrupted by worker shutdown; requeued/);
+    expect(requeued!.log).toMatch(/Interrupted by worker shutdown during attempt 1; requeued without spending/);
     expect(queueJob(file, task.id)).toEqual({ lease_owner: null });
 
     const next = tl.createWorker();
@@ -98,19 +101,21 @@ describe("graceful stop", () => {
     expect(done).toMatchObject({
       status: "finished",
       failed: false,
-      attempts: 2,
-      result: "done on attempt 2",
+      attempts: 1,
+      maxAttempts: 1,
+      result: "done on attempt 1",
     });
   });
 
   it("a handler that ignores the abort at shutdown does not hold stop() up, and its late return is ignored", async () => {
+    let runs = 0;
     const entered = gate<void>();
     const release = gate<void>();
     const returned = gate<void>();
     const job = defineTask({
       name: "stubborn",
       async run(_: null, ctx) {
-        if (ctx.attempt > 1) return "second";
+        if (++runs > 1) return "second";
         entered.open();
         await release.promise;
         setImmediate(() => returned.open());
@@ -125,9 +130,9 @@ describe("graceful stop", () => {
     await worker.stop({ graceMs: 50 });
     release.open();
     await returned.promise;
-    expect(await tl.tasks.get(task.id)).toMatchObject({ status: "queued", attempts: 1, result: null });
+    expect(await tl.tasks.get(task.id)).toMatchObject({ status: "queued", attempts: 0, result: null });
     await tl.createWorker().start();
-    expect(await waitForTask(tl, task.id, isTerminal)).toMatchObject({ attempts: 2, result: "second" });
+    expect(await waitForTask(tl, task.id, isTerminal)).toMatchObject({ attempts: 1, result: "second" });
   });
 
   it("close() stops the instance's workers", async () => {

@@ -52,9 +52,8 @@ export function createEmbeddedEngine(database: Database): Engine {
     // The outcome written to the row took it out of the queue and out of the running leases.
     async ack() {},
 
-    async retryAt(tx, claim, runAt) {
-      await retryRow.execute(tx, [claim.id, claim.attempt, runAt]);
-    },
+    // The ledger's settle put the row back in `queued` with its new run_at: it is its own queue entry.
+    async retryAt() {},
 
     // A task that will never run is no longer `queued`: nothing claims it.
     async discard() {},
@@ -65,10 +64,6 @@ export function createEmbeddedEngine(database: Database): Engine {
     async cancelRequested(worker) {
       const { rows } = await cancelRequestedRows.execute<{ id: number }>(db, [worker]);
       return rows.map((r) => Number(r.id));
-    },
-
-    async extendLeases(worker, until) {
-      await extendLeaseRows.execute(db, [worker, until]);
     },
 
     async expired(tx, now, limit) {
@@ -125,16 +120,6 @@ const claimRows = statement((db, arg) =>
     .limit(arg(2)),
 );
 
-/** Args: id, attempt, run_at. The ledger has just put the task back to `queued`. */
-const retryRow = statement((db, arg) =>
-  db
-    .updateTable("tasks")
-    .set({ run_at: arg(2) })
-    .where("id", "=", arg(0))
-    .where("attempts", "=", arg(1))
-    .where("status", "=", sql.lit("queued")),
-);
-
 const cancelRequestedRows = statement((db, arg) =>
   db
     .selectFrom("tasks")
@@ -142,14 +127,6 @@ const cancelRequestedRows = statement((db, arg) =>
     .where("worker_id", "=", arg(0))
     .where("status", "=", sql.lit("running"))
     .where("cancel_requested_at", "is not", null),
-);
-
-const extendLeaseRows = statement((db, arg) =>
-  db
-    .updateTable("tasks")
-    .set({ lease_expires_at: arg(1) })
-    .where("worker_id", "=", arg(0))
-    .where("status", "=", sql.lit("running")),
 );
 
 const expiredRows = statement((db, arg) =>
