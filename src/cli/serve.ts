@@ -53,14 +53,23 @@ function describeNotification(n: Notification): string | undefined {
   }
 }
 
+/** After the grace period, how long stopping may take before the process exits regardless. */
+export const EXIT_MARGIN_MS = 2_000;
+
 /**
  * Run until SIGTERM or SIGINT, then stop the services in reverse order: the worker stops
  * claiming, lets running tasks finish within its grace period, then aborts and requeues them.
- * A second signal exits at once.
+ * A second signal exits at once. The process then exits whatever handlers left behind (a timer,
+ * a socket, a loop that ignores its signal): at the latest `graceMs` + 2 s after the signal.
  */
-export function untilSignal(out: Output, services: readonly Service[]): Promise<number> {
+export function untilSignal(
+  out: Output,
+  services: readonly Service[],
+  { graceMs = 0 }: { graceMs?: number } = {},
+): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
+    let stopped = false;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
         out.error(`${signal} again: exiting now`);
@@ -71,6 +80,11 @@ export function untilSignal(out: Output, services: readonly Service[]): Promise<
         out.line(
           `${signal}: shutting down (running tasks get their grace period; ${signal} again to force)…`,
         );
+      // Unref'd: it fires only if something else still keeps the process alive.
+      setTimeout(() => {
+        if (!stopped) out.error(`still stopping ${graceMs + EXIT_MARGIN_MS} ms after ${signal}: exiting now`);
+        process.exit(stopped ? 0 : 1);
+      }, graceMs + EXIT_MARGIN_MS).unref();
       void (async () => {
         for (const service of [...services].reverse()) {
           try {
@@ -82,6 +96,9 @@ export function untilSignal(out: Output, services: readonly Service[]): Promise<
         process.off("SIGTERM", onSignal);
         process.off("SIGINT", onSignal);
         if (!out.json) out.line("Stopped.");
+        stopped = true;
+        // A handler that ignored its abort may still hold a timer or a socket: do not wait for it.
+        setTimeout(() => process.exit(0), 500).unref();
         resolve(0);
       })();
     };

@@ -276,9 +276,9 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
   }
 
   function errorPage(request: Request, principal: Principal | null, error: unknown): Response {
-    const { status, body } = describeHttpError(error);
+    const { status, body, headers } = describeHttpError(error);
     if (status >= 500 && status !== 503) (options.onError ?? console.error)(error, request);
-    if (wantsJson(request)) return json(status, body);
+    if (wantsJson(request)) return json(status, body, headers);
     const titles: Record<number, string> = {
       401: "Log in first",
       403: "Not allowed",

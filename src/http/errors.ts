@@ -38,15 +38,29 @@ export interface ErrorBody {
   readonly error: { readonly code: HttpErrorCode; readonly message: string; readonly field?: string };
 }
 
-/** Anything thrown → status and `{ error: { code, message, field? } }`. Unknown errors say nothing of their insides. */
-export function describeHttpError(error: unknown): { status: number; body: ErrorBody } {
-  if (error instanceof HttpError) {
-    return { status: error.status, body: errorBody(error.code, error.message, error.field) };
-  }
+/** Seconds a client is asked to wait before trying again after a 503 (storage busy or full). */
+export const RETRY_AFTER_SECONDS = 2;
+
+/**
+ * Anything thrown → status, `{ error: { code, message, field? } }` and the headers that go with
+ * it (`Retry-After` on 503). Unknown errors say nothing of their insides.
+ */
+export function describeHttpError(error: unknown): {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+} {
+  const described = (status: number, body: ErrorBody) => {
+    const headers: Record<string, string> = {};
+    if (status === 503) headers["retry-after"] = String(RETRY_AFTER_SECONDS);
+    return { status, body, headers };
+  };
+  if (error instanceof HttpError)
+    return described(error.status, errorBody(error.code, error.message, error.field));
   if (isTaskledgerError(error)) {
-    return { status: STATUS_OF[error.code] ?? 500, body: errorBody(error.code, error.message, error.field) };
+    return described(STATUS_OF[error.code] ?? 500, errorBody(error.code, error.message, error.field));
   }
-  return { status: 500, body: errorBody("internal", "internal error", undefined) };
+  return described(500, errorBody("internal", "internal error", undefined));
 }
 
 function errorBody(code: HttpErrorCode, message: string, field: string | undefined): ErrorBody {

@@ -298,10 +298,9 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
       const principal = await authenticated(request);
       return await match.handler({ request, url, params: match.params, principal });
     } catch (error) {
-      const { status, body } = describeHttpError(error);
+      const { status, body, headers } = describeHttpError(error);
       if (status >= 500 && status !== 503) onError(error, request);
-      const headers: Record<string, string> =
-        status === 405 && match.kind === "wrong_method" ? { allow: match.allowed.join(", ") } : {};
+      if (status === 405 && match.kind === "wrong_method") headers.allow = match.allowed.join(", ");
       return json(status, body, headers);
     }
   };

@@ -4,7 +4,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { Kysely } from "kysely";
 import { invalid, TaskledgerError } from "../core/errors.js";
 import type { LedgerDatabase } from "./schema.js";
-import { BetterSqliteDialect } from "./sqlite-dialect.js";
+import { BetterSqliteDialect, SYNC_BUSY_MS } from "./sqlite-dialect.js";
 
 export type DialectName = "sqlite" | "postgres" | "mysql";
 
@@ -28,7 +28,10 @@ export interface Database {
 export const DEFAULT_DATABASE_URL = "sqlite:taskledger.db";
 
 export interface OpenOptions {
-  /** How long a writer waits for another connection's lock, ms. Default 30 000. */
+  /**
+   * How long a writer waits for another connection's lock, ms, before the call fails with
+   * `unavailable` (HTTP 503). The wait does not block the event loop. Default 30 000.
+   */
   readonly busyTimeoutMs?: number;
   /** Checkpoint the WAL on a background thread once the file is busy. Default true. */
   readonly checkpointThread?: boolean;
@@ -54,7 +57,11 @@ export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOp
   const memory = sqlitePath === ":memory:";
   const file = memory ? undefined : resolve(sqlitePath);
   if (file) mkdirSync(dirname(file), { recursive: true });
-  const sqlite = new BetterSqlite3(file ?? ":memory:", { timeout: options.busyTimeoutMs ?? 30_000 });
+  const busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0)
+    throw invalid("busyTimeoutMs", "must be a non-negative integer of milliseconds");
+  // SQLite itself waits only briefly (it would block the event loop); the dialect waits the rest.
+  const sqlite = new BetterSqlite3(file ?? ":memory:", { timeout: Math.min(busyTimeoutMs, SYNC_BUSY_MS) });
   // A new file gets 2 KiB pages (an existing one keeps its own). Each commit appends every page it
   // touched to the log, and a task's write touches a handful of B-tree leaves: halving the page
   // halves the bytes copied and checksummed per commit, about a third more commits per second.
@@ -69,7 +76,10 @@ export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOp
   // again and again (index tails, the newest rows) fits in far less, and the OS caches the file
   // anyway: 8 MB keeps a worker's memory down without slowing its reads.
   sqlite.pragma(`cache_size = -${8 * 1024}`);
-  const dialect = new BetterSqliteDialect(sqlite, { checkpointThread: options.checkpointThread });
+  const dialect = new BetterSqliteDialect(sqlite, {
+    checkpointThread: options.checkpointThread,
+    busyTimeoutMs,
+  });
   const db = new Kysely<LedgerDatabase>({ dialect });
   return {
     dialect: "sqlite",

@@ -17,13 +17,16 @@ import {
   SqliteQueryCompiler,
   Transaction,
 } from "kysely";
+import { TaskledgerError } from "../core/errors.js";
 import { BACKSTOP_PAGES, type Checkpointer, startCheckpointer } from "./checkpointer.js";
 import { NumberedParameters } from "./compiled.js";
 
 /**
  * Kysely's SQLite dialect with changes that matter for a queue:
  * - transactions start with `BEGIN IMMEDIATE`, so a writer takes the lock up front and waits
- *   (busy_timeout) instead of failing with SQLITE_BUSY when it upgrades from reader to writer;
+ *   instead of failing with SQLITE_BUSY when it upgrades from reader to writer; the wait is
+ *   asynchronous past a few milliseconds, so a held lock never stalls the process's event loop;
+ * - storage faults (lock held past the busy timeout, full disk, I/O errors) are `unavailable`;
  * - prepared statements are cached by SQL text, so hot queries are compiled by SQLite once;
  * - once a file database is busy, WAL checkpoints move to a background thread (checkpointer.ts);
  * - migrations run in a transaction (see `LedgerSqliteAdapter`);
@@ -33,12 +36,14 @@ export class BetterSqliteDialect implements Dialect {
   readonly #db: BetterSqlite3.Database;
   readonly #checkpointThread: boolean;
   #driver: BetterSqliteDriver | undefined;
-  constructor(db: BetterSqlite3.Database, { checkpointThread = true } = {}) {
+  readonly #busyTimeoutMs: number;
+  constructor(db: BetterSqlite3.Database, { checkpointThread = true, busyTimeoutMs = 30_000 } = {}) {
     this.#db = db;
     this.#checkpointThread = checkpointThread;
+    this.#busyTimeoutMs = busyTimeoutMs;
   }
   createDriver(): Driver {
-    this.#driver = new BetterSqliteDriver(this.#db, this.#checkpointThread);
+    this.#driver = new BetterSqliteDriver(this.#db, this.#checkpointThread, this.#busyTimeoutMs);
     return this.#driver;
   }
 
@@ -97,12 +102,23 @@ class LedgerTransaction<DB> extends Transaction<DB> {
 
 const STATEMENT_CACHE_SIZE = 500;
 
+/**
+ * How long one try may wait for another connection's lock inside SQLite. That wait blocks the
+ * event loop (better-sqlite3 is synchronous), so it is kept short: past it, the wait goes on
+ * asynchronously (`#retryBusy`) up to the configured busy timeout, and the process keeps serving.
+ */
+export const SYNC_BUSY_MS = 10;
+/** Pause between tries while the lock stays held: doubles up to this. */
+const BUSY_PAUSE_MAX_MS = 25;
+
 class BetterSqliteConnection implements DatabaseConnection {
   readonly #db: BetterSqlite3.Database;
+  readonly #busyTimeoutMs: number;
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
 
-  constructor(db: BetterSqlite3.Database) {
+  constructor(db: BetterSqlite3.Database, busyTimeoutMs: number) {
     this.#db = db;
+    this.#busyTimeoutMs = busyTimeoutMs;
   }
 
   #prepare(sql: string): BetterSqlite3.Statement {
@@ -119,19 +135,42 @@ class BetterSqliteConnection implements DatabaseConnection {
 
   executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     try {
-      const stmt = this.#prepare(compiledQuery.sql);
-      const [first] = compiledQuery.parameters;
-      const parameters =
-        first instanceof NumberedParameters ? first.values : (compiledQuery.parameters as unknown[]);
-      if (stmt.reader) return Promise.resolve({ rows: stmt.all(parameters) as R[] });
-      const { changes, lastInsertRowid } = stmt.run(parameters);
-      return Promise.resolve({
-        numAffectedRows: BigInt(changes),
-        insertId: BigInt(lastInsertRowid),
-        rows: [],
-      });
+      return Promise.resolve(this.#execute<R>(compiledQuery));
     } catch (error) {
-      return Promise.reject(error);
+      if (isBusy(error)) return this.#retryBusy<R>(compiledQuery);
+      return Promise.reject(storageError(error, this.#db.name));
+    }
+  }
+
+  #execute<R>(compiledQuery: CompiledQuery): QueryResult<R> {
+    const stmt = this.#prepare(compiledQuery.sql);
+    const [first] = compiledQuery.parameters;
+    const parameters =
+      first instanceof NumberedParameters ? first.values : (compiledQuery.parameters as unknown[]);
+    if (stmt.reader) return { rows: stmt.all(parameters) as R[] };
+    const { changes, lastInsertRowid } = stmt.run(parameters);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  }
+
+  /** Another connection holds the lock: try again after short pauses, without blocking the event loop. */
+  async #retryBusy<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const started = Date.now();
+    let pause = 1;
+    for (;;) {
+      const left = this.#busyTimeoutMs - SYNC_BUSY_MS - (Date.now() - started);
+      if (left <= 0) {
+        throw new TaskledgerError(
+          "unavailable",
+          `the ledger is locked: another connection held its write lock for over ${this.#busyTimeoutMs} ms (busyTimeoutMs) — ${this.#db.name}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      pause = Math.min(pause * 2, BUSY_PAUSE_MAX_MS);
+      try {
+        return this.#execute<R>(compiledQuery);
+      } catch (error) {
+        if (!isBusy(error)) throw storageError(error, this.#db.name);
+      }
     }
   }
 
@@ -139,6 +178,26 @@ class BetterSqliteConnection implements DatabaseConnection {
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error("streaming is not supported by the taskledger SQLite driver");
   }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED" || code === "SQLITE_BUSY_SNAPSHOT";
+}
+
+/** What SQLite says of the storage itself, as the one error type; anything else passes unchanged. */
+function storageError(error: unknown, file: string): unknown {
+  const code = String((error as { code?: unknown })?.code ?? "");
+  const message = (error as Error)?.message ?? String(error);
+  const say = (what: string) =>
+    new TaskledgerError("unavailable", `${what} (${code}: ${message}) — ${file}`, { cause: error });
+  if (code === "SQLITE_FULL") return say("the disk holding the ledger is full");
+  if (code.startsWith("SQLITE_IOERR")) return say("the ledger's file could not be read or written");
+  if (code.startsWith("SQLITE_READONLY")) return say("the ledger's file is read-only here");
+  if (code.startsWith("SQLITE_CANTOPEN")) return say("the ledger's file cannot be opened");
+  if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB")
+    return say("the ledger's file is damaged");
+  return error;
 }
 
 const BEGIN = CompiledQuery.raw("BEGIN IMMEDIATE");
@@ -160,9 +219,9 @@ class BetterSqliteDriver implements Driver {
 
   readonly #checkpointThread: boolean;
 
-  constructor(db: BetterSqlite3.Database, checkpointThread: boolean) {
+  constructor(db: BetterSqlite3.Database, checkpointThread: boolean, busyTimeoutMs: number) {
     this.#db = db;
-    this.#connection = new BetterSqliteConnection(db);
+    this.#connection = new BetterSqliteConnection(db, busyTimeoutMs);
     this.#checkpointThread = checkpointThread;
   }
 

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import BetterSqlite3 from "better-sqlite3";
 import { beforeEach, describe, expect, it } from "vitest";
+import { embeddedMigrations } from "../../src/engines/embedded/schema.js";
+import { ledgerMigrations } from "../../src/ledger/migrations.js";
 import { inQueue, tableCounts, tempDir } from "../helpers/index.js";
 import { BIN, json, REPO, type RunOptions, run } from "./cli.js";
 
@@ -74,10 +76,13 @@ describe("migrate", () => {
     expect(tableCounts(file)).toEqual(EMPTY_LEDGER);
     const db = new BetterSqlite3(file, { readonly: true });
     try {
-      for (const table of ["taskledger_migrations", "taskledger_embedded_migrations"]) {
+      for (const [table, count] of [
+        ["taskledger_migrations", Object.keys(ledgerMigrations("sqlite")).length],
+        ["taskledger_embedded_migrations", Object.keys(embeddedMigrations()).length],
+      ] as const) {
         const names = db.prepare(`select name from ${table} order by name`).pluck().all();
-        expect(names).toHaveLength(2);
-        expect(new Set(names).size).toBe(2);
+        expect(names).toHaveLength(count);
+        expect(new Set(names).size).toBe(count);
       }
     } finally {
       db.close();

@@ -62,11 +62,12 @@ describe.skipIf(process.platform !== "linux")(
       writeFileSync(gate, "");
       await untilStatus(tl, task.id, (t) => t.status === "finished", "the second attempt to finish");
 
-      // The hung worker wakes, its handler completes attempt 1, and it settles it on the way out.
+      // The hung worker wakes; its handler's attempt 1 ends — it completes, or is aborted once the
+      // worker finds its lease lost — and whatever it settles on the way out is stale.
       hung!.child.kill("SIGCONT");
-      await waitFor(() => readExecutions(runs).some((e) => e.event === "end" && e.pid === hung!.pid), {
+      await waitFor(() => readExecutions(runs).some((e) => e.event !== "start" && e.pid === hung!.pid), {
         timeoutMs: 30_000,
-        message: "the stale attempt to complete",
+        message: "the stale attempt to end",
       });
       hung!.child.kill("SIGTERM");
       expect(await hung!.exit).toBe(0);

@@ -21,6 +21,8 @@ export interface WorkerEnv {
   readonly heartbeatMs?: number;
   readonly sweepMs?: number;
   readonly graceMs?: number;
+  /** The ledger's busy timeout in the worker process, ms (default: the library's). */
+  readonly busyMs?: number;
 }
 
 export interface WorkerProcess {
@@ -56,6 +58,7 @@ export function startWorkerProcess(options: WorkerEnv): WorkerProcess {
     TL_HEARTBEAT_MS: String(options.heartbeatMs ?? 300),
     TL_SWEEP_MS: String(options.sweepMs ?? 300),
     TL_GRACE_MS: String(options.graceMs ?? 10_000),
+    ...(options.busyMs === undefined ? {} : { TL_BUSY_MS: String(options.busyMs) }),
   };
   const child = spawn(process.execPath, [FIXTURE], { env, stdio: ["ignore", "pipe", "pipe"] });
   const events: Record<string, unknown>[] = [];
@@ -111,6 +114,7 @@ export interface Execution {
   readonly attempt: number;
   readonly pid: number;
   readonly reason?: string;
+  readonly thread?: number;
 }
 
 /** Every execution event the worker processes recorded so far. */
@@ -174,3 +178,33 @@ export async function untilStarted(file: string, id: number, attempt = 1): Promi
     },
   );
 }
+
+/**
+ * Another process takes the database's write lock (`BEGIN IMMEDIATE`) and holds it for `ms`:
+ * resolves once the lock is held; `released` resolves when the process let it go and exited.
+ */
+export async function holdWriteLock(file: string, ms: number): Promise<{ released: Promise<void> }> {
+  const script = `
+    const Database = require("better-sqlite3");
+    const db = new Database(process.argv[1], { timeout: 10000 });
+    db.exec("BEGIN IMMEDIATE");
+    process.stdout.write("locked\\n");
+    setTimeout(() => { db.exec("COMMIT"); db.close(); }, Number(process.argv[2]));`;
+  const child = spawn(process.execPath, ["-e", script, file, String(ms)], {
+    cwd: fileURLToPath(new URL("../..", import.meta.url)),
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const released = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  holders.add(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once("data", () => resolve());
+    child.once("exit", (code) => reject(new Error(`the lock holder exited (${code}) before locking`)));
+  });
+  return { released };
+}
+
+const holders = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of holders) if (child.exitCode === null) child.kill("SIGKILL");
+  holders.clear();
+});

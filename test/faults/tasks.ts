@@ -10,9 +10,13 @@ const elsewhere = () => {
 };
 export const work = defineTask<{ ms: number }>({ name: "work", run: elsewhere });
 export const gated = defineTask<{ gate: string }>({ name: "gated", run: elsewhere });
+export const last = defineTask<{ gate: string }>({ name: "last", retry: 0, run: elsewhere });
+export const big = defineTask<{ gate: string; size: number }>({ name: "big", run: elsewhere });
+export const crunch = defineTask<{ ms: number }>({ name: "crunch", retry: 1, run: elsewhere });
+export const block = defineTask<{ ms: number }>({ name: "block", retry: 1, run: elsewhere });
 
 export function openLedger(url: string): Taskledger {
-  return createTaskledger({ database: url, tasks: [work, gated] });
+  return createTaskledger({ database: url, tasks: [work, gated, last, big, crunch, block] });
 }
 
 export interface TaskState {

@@ -92,7 +92,9 @@ describe("graceful stop", () => {
       progress: 0,
       result: null,
     });
-    expect(requeued!.log).toMatch(/Interrupted by worker shutdown during attempt 1; requeued without spending/);
+    expect(requeued!.log).toMatch(
+      /Interrupted by worker shutdown during attempt 1; requeued without spending/,
+    );
     expect(queueJob(file, task.id)).toEqual({ lease_owner: null });
 
     const next = tl.createWorker();

@@ -50,7 +50,7 @@ export const workerCommand: Command = {
     );
     const { worker } = service;
     // Listen before the banner: whoever sends a signal on seeing it gets a graceful stop.
-    const stopped = untilSignal(out, [service]);
+    const stopped = untilSignal(out, [service], { graceMs: tl.settings.shutdownGraceMs });
     if (out.json) {
       out.data({
         worker: worker.id,
