@@ -47,7 +47,7 @@ function setup(options: { loginPath?: string } = {}) {
   return { ...fixture, dashboard, get, postForm };
 }
 
-const token = (user: string) => csrfToken(SECRET, user);
+const token = (user: string) => csrfToken(SECRET, { user });
 
 describe("dashboard pages", () => {
   it("serve the task center's lists, escaped, under a CSP with no inline script", async () => {
@@ -133,6 +133,27 @@ describe("dashboard pages", () => {
         text: `Task #${task.id} could not be canceled: task ${task.id} is already canceled.`,
       },
     });
+  });
+
+  it("bind form tokens to the login: another login's token of the same user is refused", async () => {
+    const { tl, get, postForm } = setup();
+    const task = await tl.tasks.enqueue(echo, 1, { description: "x", owner: "alice" });
+    const tokenOn = async (session: string) =>
+      /name="_csrf" value="([^"]+)"/.exec(
+        await (await get("/", "alice", { "x-test-session": session })).text(),
+      )![1]!;
+    const earlier = await tokenOn("login-1");
+    const current = await tokenOn("login-2");
+    expect(current).not.toBe(earlier);
+    expect(await tokenOn("login-2")).toBe(current);
+
+    const path = `/tasks/${task.id}/cancel`;
+    const refused = await postForm(path, "alice", { _csrf: earlier }, { "x-test-session": "login-2" });
+    expect(refused.status).toBe(403);
+    expect((await tl.tasks.get(task.id))?.status).toBe("queued");
+    const done = await postForm(path, "alice", { _csrf: current }, { "x-test-session": "login-2" });
+    expect(done.status).toBe(303);
+    expect((await tl.tasks.get(task.id))?.status).toBe("canceled");
   });
 
   it("keep the admin views for admins, with filters and paging", async () => {
