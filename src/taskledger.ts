@@ -9,7 +9,7 @@ import { type Database, DEFAULT_DATABASE_URL, openDatabase } from "./ledger/data
 import type { Db } from "./ledger/ledger.js";
 import { ledgerMigrations, runMigrations } from "./ledger/migrations.js";
 import * as queries from "./ledger/queries.js";
-import { toWorker } from "./ledger/rows.js";
+import { isLive, toWorker } from "./ledger/rows.js";
 import { type SweepReport, sweep } from "./maintenance/sweeper.js";
 import { NotificationBus, type Runtime, type Settings } from "./runtime.js";
 import { prepareEntries } from "./scheduler/entry.js";
@@ -55,6 +55,11 @@ export interface StatusReport {
   readonly workers: WorkerInfo[];
   /** The active scheduler and when it was last seen. */
   readonly scheduler: SchedulerStatus;
+  /**
+   * Queues with tasks waiting (queued, or reserved and due) that no live worker takes from: they
+   * wait until a worker for that queue starts.
+   */
+  readonly unservedQueues: { readonly queue: string; readonly waiting: number }[];
 }
 
 export interface Taskledger {
@@ -68,7 +73,7 @@ export interface Taskledger {
   readonly engine: Engine;
   /** Create a worker in this process; call `start()` on it. */
   createWorker(options?: WorkerOptions): Worker;
-  /** Queue counts, live workers and the active scheduler. */
+  /** Queue counts, workers, queues with waiting tasks that no live worker serves, and the active scheduler. */
   status(options?: { owner?: string | null }): Promise<StatusReport>;
   /** Recover expired leases and promote due reservations now (workers also do it periodically). */
   sweep(): Promise<SweepReport>;
@@ -163,12 +168,21 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
     },
     async status(statusOptions = {}) {
       await runtime.ready();
-      const [counts, workerRows, scheduler] = await Promise.all([
+      const now = clock.now();
+      const [counts, waiting, workerRows, scheduler] = await Promise.all([
         queries.countByQueueAndStatus(database.db, statusOptions.owner),
+        queries.waitingByQueue(database.db, statusOptions.owner, now),
         queries.listWorkers(database.db),
-        readSchedulerStatus(database.db, clock.now()),
+        readSchedulerStatus(database.db, now),
       ]);
-      return { counts, workers: workerRows.map(toWorker), scheduler };
+      const workers = workerRows.map(toWorker);
+      const served = new Set(
+        workers.filter((w) => isLive(w, now, settings.leaseMs)).flatMap((w) => w.queues),
+      );
+      const unservedQueues = waiting
+        .filter((w) => !served.has(w.queue))
+        .map((w) => ({ queue: w.queue, waiting: w.count }));
+      return { counts, workers, scheduler, unservedQueues };
     },
     async sweep() {
       await runtime.ready();

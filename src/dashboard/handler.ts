@@ -122,7 +122,8 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
     if (typeof found.user !== "string" || found.user === "") {
       throw new TypeError("authenticate() must return { user: non-empty string, admin: boolean } or null");
     }
-    return { user: found.user, admin: found.admin === true };
+    const session = typeof found.session === "string" ? found.session : undefined;
+    return { user: found.user, admin: found.admin === true, ...(session === undefined ? {} : { session }) };
   }
 
   function context(request: Request, principal: Principal | null): PageContext {
@@ -131,7 +132,7 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
       principal,
       base,
       apiBase,
-      csrf: csrfToken(secret, principal?.user ?? null),
+      csrf: csrfToken(secret, principal),
       here: url.pathname + url.search,
     };
   }
@@ -161,7 +162,7 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
     const form = await new Response(bytes, { headers: { "content-type": type } }).formData().catch(() => {
       throw invalid("body", "is not a form");
     });
-    if (!verifyCsrfToken(secret, principal?.user ?? null, form.get("_csrf"))) {
+    if (!verifyCsrfToken(secret, principal, form.get("_csrf"))) {
       throw new HttpError(
         403,
         "forbidden",

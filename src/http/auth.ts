@@ -4,6 +4,12 @@ export interface Principal {
   readonly user: string;
   /** Admins see and cancel every task; users only their own. */
   readonly admin: boolean;
+  /**
+   * This login's id (new at every login, unknown after logout): the dashboard binds form tokens
+   * to it, so a token from another login is refused. Without it a user's token is the same at
+   * every login. Never shown on a page.
+   */
+  readonly session?: string;
 }
 
 /** Supplied by the host app: who sent this request, or `null` when nobody is logged in. */

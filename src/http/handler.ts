@@ -246,6 +246,7 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
     return json(200, {
       counts: report.counts,
       queues: countsByQueue(report.counts),
+      unservedQueues: report.unservedQueues,
       workers: principal.admin
         ? report.workers.map((w) => ({
             ...w,

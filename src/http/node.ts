@@ -50,13 +50,27 @@ async function respond(handler: FetchHandler, req: IncomingMessage, res: ServerR
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value))
-        await new Promise((resolve) => res.once("drain", resolve).once("close", resolve));
+      if (!res.write(value)) await drained(res);
     }
   } catch {
     // the client went away mid-stream
   }
   res.end();
+}
+
+/**
+ * Resolves once `res` takes more (or is gone). Both listeners go when either fires: a stream that
+ * waits at every write for a slow client would otherwise gather one 'close' listener per wait.
+ */
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done).off("close", done);
+      resolve();
+    };
+    res.on("drain", done).on("close", done);
+  });
 }
 
 /** The Node request as a web `Request` (the URL from the Host header; the body streamed). */

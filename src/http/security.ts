@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { invalid } from "../core/errors.js";
+import type { Principal } from "./auth.js";
 import { HttpError } from "./errors.js";
 
 /**
@@ -68,15 +69,19 @@ export function unsign(secret: string, purpose: string, signed: string | undefin
 }
 
 /**
- * The form token of a user (or of the anonymous visitor of a login form): an HMAC, so nothing is
- * stored, and another site cannot know it.
+ * The form token of a login (or of the anonymous visitor of a login form): an HMAC of the user and
+ * the session id, so nothing is stored, another site cannot know it, and it dies with the session.
  */
-export function csrfToken(secret: string, user: string | null): string {
-  return mac(secret, "csrf", user ?? "");
+export function csrfToken(secret: string, principal: Pick<Principal, "user" | "session"> | null): string {
+  return mac(secret, "csrf", JSON.stringify([principal?.user ?? "", principal?.session ?? ""]));
 }
 
-export function verifyCsrfToken(secret: string, user: string | null, token: unknown): boolean {
-  return typeof token === "string" && equal(token, csrfToken(secret, user));
+export function verifyCsrfToken(
+  secret: string,
+  principal: Pick<Principal, "user" | "session"> | null,
+  token: unknown,
+): boolean {
+  return typeof token === "string" && equal(token, csrfToken(secret, principal));
 }
 
 /** Scripts only from this origin: no inline scripts, no `eval`, no inline style attributes. */

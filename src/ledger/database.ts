@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely } from "kysely";
@@ -56,7 +56,10 @@ export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOp
   }
   const memory = sqlitePath === ":memory:";
   const file = memory ? undefined : resolve(sqlitePath);
-  if (file) mkdirSync(dirname(file), { recursive: true });
+  if (file) {
+    mkdirSync(dirname(file), { recursive: true });
+    createPrivately(file);
+  }
   const busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0)
     throw invalid("busyTimeoutMs", "must be a non-negative integer of milliseconds");
@@ -90,6 +93,18 @@ export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOp
     transaction: dialect.transactions(db),
     close: () => db.destroy(),
   };
+}
+
+/**
+ * A new ledger file is readable by its owner only (0600; SQLite gives its -wal and -shm the same
+ * mode): it holds every payload and result. An existing file keeps the mode its owner chose.
+ */
+function createPrivately(file: string): void {
+  try {
+    closeSync(openSync(file, "wx", 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
 }
 
 function parseSqliteUrl(url: string): string | undefined {

@@ -122,6 +122,26 @@ export async function countByQueueAndStatus(db: Db, owner: OwnerFilter): Promise
   return rows.map((r) => ({ queue: r.queue, status: r.status, count: Number(r.count) }));
 }
 
+/**
+ * Tasks waiting for a worker, per queue: queued, or reserved and due (a worker's sweep queues
+ * those, so without a worker they wait too).
+ */
+export async function waitingByQueue(
+  db: Db,
+  owner: OwnerFilter,
+  now: number,
+): Promise<{ queue: string; count: number }[]> {
+  const rows = await byOwner(db.selectFrom("tasks"), owner)
+    .select(["queue", (eb) => eb.fn.countAll<number>().as("count")])
+    .where((eb) =>
+      eb.or([eb("status", "=", "queued"), eb.and([eb("status", "=", "reserved"), eb("run_at", "<=", now)])]),
+    )
+    .groupBy("queue")
+    .orderBy("queue")
+    .execute();
+  return rows.map((r) => ({ queue: r.queue, count: Number(r.count) }));
+}
+
 export async function listWorkers(db: Db): Promise<WorkerRow[]> {
   return (await db.selectFrom("workers").selectAll().orderBy("started_at").execute()) as WorkerRow[];
 }

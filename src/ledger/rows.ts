@@ -58,6 +58,11 @@ export function toWorker(row: WorkerRow): WorkerInfo {
   };
 }
 
+/** A worker is live while it has been seen within one lease (it checks in every heartbeat, a third of it). */
+export function isLive(worker: Pick<WorkerInfo, "lastSeenAt">, now: number, leaseMs: number): boolean {
+  return now - worker.lastSeenAt.getTime() < leaseMs;
+}
+
 /** A task as JSON for the API and `--json`: ISO times, the shape of DESIGN §3. */
 export function taskToJson(task: Task): Record<string, unknown> {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);

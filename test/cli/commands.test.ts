@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import BetterSqlite3 from "better-sqlite3";
@@ -68,6 +68,17 @@ describe("migrate", () => {
     const again = await cli("migrate", "--json");
     expect(again.code, again.stderr).toBe(0);
     expect(json(again)).toEqual({ ok: true, database: file });
+  });
+
+  it("creates the ledger file readable by its owner only (0600), under umask 022", async () => {
+    const umask = process.umask(0o022); // the spawned command inherits it
+    try {
+      const result = await cli("migrate");
+      expect(result.code, result.stderr).toBe(0);
+    } finally {
+      process.umask(umask);
+    }
+    expect((statSync(file).mode & 0o777).toString(8)).toBe("600");
   });
 
   it("from several processes at once on a new file: each migration runs once, every process succeeds", async () => {

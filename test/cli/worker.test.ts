@@ -178,4 +178,47 @@ describe("taskledger worker", () => {
     });
     expect(readTask(file, 1)).toMatchObject({ failed: 1, attempts: 1 });
   });
+
+  it("status warns of a queue with tasks waiting and no live worker serving it, until one does", async () => {
+    writeGatedConfig(dir, { extra: `, queues: ["default", "reports"], leaseMs: 1_000` });
+    const gate = join(dir, "gate");
+    for (const n of [1, 2, 3]) {
+      const args = [
+        "--description",
+        `report ${n}`,
+        "--payload",
+        JSON.stringify({ gate }),
+        "--queue",
+        "reports",
+      ];
+      const enqueued = await cli("enqueue", "gated", ...args);
+      expect(enqueued.code, enqueued.stderr).toBe(0);
+    }
+    const warning = (n: number) =>
+      `! queue "reports": ${n} tasks waiting, no live worker serves it (start one with: taskledger worker --queues reports)`;
+    expect((await cli("status")).stdout).toContain(warning(3));
+
+    await startWorker("--queues", "default");
+    expect((await cli("status")).stdout).toContain(warning(3));
+    const asJson = json(await cli("status", "--json"));
+    expect(asJson.workers).toHaveLength(1);
+    expect(asJson.unservedQueues).toEqual([{ queue: "reports", waiting: 3 }]);
+
+    const reports = await startWorker("--queues", "reports", "--concurrency", "1");
+    await waitFor(() => [1, 2, 3].some((id) => readTask(file, id)?.status === "running"), {
+      message: "one report running",
+    });
+    const served = await cli("status");
+    expect(served.stdout).toMatch(/^reports\s+queued\s+2$/m);
+    expect(served.stdout).not.toContain("! queue");
+    expect(json(await cli("status", "--json")).unservedQueues).toEqual([]);
+
+    // A worker killed outright is not live once a lease has gone by without it.
+    reports.child.kill("SIGKILL");
+    await reports.done;
+    await waitFor(async () => (await cli("status")).stdout.includes('! queue "reports": '), {
+      intervalMs: 200,
+      message: "the warning to come back",
+    });
+  });
 });

@@ -1,12 +1,14 @@
 /**
  * Requests to a fetch-style handler without a server. Tests authenticate with the `x-test-user`
- * header (`root` is an admin) — the host app's `authenticate` hook, in its simplest form.
+ * header (`root` is an admin), and name a login with `x-test-session` — the host app's
+ * `authenticate` hook, in its simplest form.
  */
 export const ORIGIN = "http://app.test";
 
 export function testAuthenticate(request: Request) {
   const user = request.headers.get("x-test-user");
-  return user ? { user, admin: user === "root" } : null;
+  const session = request.headers.get("x-test-session") ?? undefined;
+  return user ? { user, admin: user === "root", session } : null;
 }
 
 export interface Client {

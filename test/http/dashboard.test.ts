@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createDashboardHandler, type Dashboard } from "../../src/dashboard/index.js";
 import { csrfToken } from "../../src/http/index.js";
 import { defineTask } from "../../src/index.js";
-import { openLedger } from "../flow/fixture.js";
+import { gate, ManualClock, openLedger } from "../flow/fixture.js";
+import { waitFor } from "../helpers/index.js";
 import { ORIGIN, testAuthenticate } from "./client.js";
 
 /** The dashboard's pages, rendered without a server or a browser: escaping, access, forms. */
@@ -47,7 +48,7 @@ function setup(options: { loginPath?: string } = {}) {
   return { ...fixture, dashboard, get, postForm };
 }
 
-const token = (user: string) => csrfToken(SECRET, user);
+const token = (user: string) => csrfToken(SECRET, { user });
 
 describe("dashboard pages", () => {
   it("serve the task center's lists, escaped, under a CSP with no inline script", async () => {
@@ -135,6 +136,27 @@ describe("dashboard pages", () => {
     });
   });
 
+  it("bind form tokens to the login: another login's token of the same user is refused", async () => {
+    const { tl, get, postForm } = setup();
+    const task = await tl.tasks.enqueue(echo, 1, { description: "x", owner: "alice" });
+    const tokenOn = async (session: string) =>
+      /name="_csrf" value="([^"]+)"/.exec(
+        await (await get("/", "alice", { "x-test-session": session })).text(),
+      )![1]!;
+    const earlier = await tokenOn("login-1");
+    const current = await tokenOn("login-2");
+    expect(current).not.toBe(earlier);
+    expect(await tokenOn("login-2")).toBe(current);
+
+    const path = `/tasks/${task.id}/cancel`;
+    const refused = await postForm(path, "alice", { _csrf: earlier }, { "x-test-session": "login-2" });
+    expect(refused.status).toBe(403);
+    expect((await tl.tasks.get(task.id))?.status).toBe("queued");
+    const done = await postForm(path, "alice", { _csrf: current }, { "x-test-session": "login-2" });
+    expect(done.status).toBe(303);
+    expect((await tl.tasks.get(task.id))?.status).toBe("canceled");
+  });
+
   it("keep the admin views for admins, with filters and paging", async () => {
     const { tl, get } = setup();
     await tl.tasks.enqueueMany(
@@ -189,6 +211,54 @@ describe("dashboard pages", () => {
     ).toBe(403);
     await postForm(`/admin/schedules/${schedule.id}/remove`, "root", { _csrf: token("root") });
     expect(await tl.schedules.get(schedule.id)).toBeUndefined();
+  });
+});
+
+describe("queues nobody serves", () => {
+  it("are flagged on the admin page and in /api/status until a live worker takes from them", async () => {
+    const release = gate();
+    const held = defineTask({ name: "held", retry: 0, run: () => release.promise });
+    const clock = new ManualClock();
+    const { tl } = openLedger({ tasks: [held], queues: ["default", "reports"], clock });
+    const dashboard = createDashboardHandler(tl, { authenticate: testAuthenticate, secret: SECRET });
+    dashboards.push(dashboard);
+    const as = (user: string, path: string) =>
+      dashboard(new Request(`${ORIGIN}${path}`, { headers: { "x-test-user": user } }));
+    const unserved = async (user = "root") => (await (await as(user, "/api/status")).json()).unservedQueues;
+    const warnings = async () =>
+      [
+        ...(await (await as("root", "/admin")).text()).matchAll(
+          /<p class="notice" role="alert"[^>]*>.*?<\/p>/g,
+        ),
+      ].map((m) => m[0]);
+
+    const options = { description: "a report", owner: "alice", queue: "reports" };
+    await tl.tasks.enqueue(held, null, options);
+    await tl.tasks.reserve(clock.now() + 60_000, held, null, options);
+    await tl.tasks.reserve(clock.now() + 3_600_000, held, null, options);
+    clock.advance(61_000); // the first reservation is due, the second is not
+
+    expect(await unserved()).toEqual([{ queue: "reports", waiting: 2 }]);
+    expect(await unserved("alice")).toEqual([{ queue: "reports", waiting: 2 }]);
+    expect(await unserved("bob")).toEqual([]);
+    expect(await warnings()).toEqual([
+      '<p class="notice" role="alert" data-unserved-queue="reports"><strong>Queue reports</strong>: 2 tasks waiting, and no live worker serves it. Start one with <code>taskledger worker --queues reports</code>.</p>',
+    ]);
+
+    const elsewhere = tl.createWorker({ queues: ["default"] });
+    await elsewhere.start();
+    expect((await tl.status()).workers).toHaveLength(1);
+    expect(await unserved()).toEqual([{ queue: "reports", waiting: 2 }]);
+
+    const reports = tl.createWorker({ queues: ["reports"], concurrency: 1 });
+    await reports.start();
+    await waitFor(async () => (await tl.tasks.list({ status: "running" })).length === 1, {
+      message: "one report running",
+    });
+    expect(await tl.tasks.list({ queue: "reports", status: "queued" })).toHaveLength(1);
+    expect(await unserved()).toEqual([]);
+    expect(await warnings()).toEqual([]);
+    release.open();
   });
 });
 

@@ -17,12 +17,12 @@ afterEach(async () => {
 /** A browser's cookie jar, in short: the session and the flash messages. */
 function session(url: string) {
   const jar = new Map<string, string>();
+  const cookie = () => [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
   const request = async (path: string, init: RequestInit = {}) => {
-    const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
     const response = await fetch(`${url}${path}`, {
       ...init,
       redirect: "manual",
-      headers: { cookie, origin: url },
+      headers: { cookie: cookie(), origin: url },
     });
     for (const set of response.headers.getSetCookie()) {
       const [pair] = set.split(";");
@@ -32,12 +32,16 @@ function session(url: string) {
     }
     return response;
   };
-  const form = async (path: string, fields: Record<string, string>) => {
+  /** The form token on the page a form is on. */
+  const token = async (path: string) => {
     const page = await (await request(path === "/login" ? "/login" : "/")).text();
-    const token = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
-    return request(path, { method: "POST", body: new URLSearchParams({ _csrf: token, ...fields }) });
+    return /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
   };
-  return { request, form };
+  const post = (path: string, fields: Record<string, string>) =>
+    request(path, { method: "POST", body: new URLSearchParams(fields) });
+  const form = async (path: string, fields: Record<string, string>) =>
+    post(path, { _csrf: await token(path), ...fields });
+  return { request, form, token, post, cookie };
 }
 
 describe("the mailer demo over HTTP", () => {
@@ -111,6 +115,50 @@ describe("the mailer demo over HTTP", () => {
       expect(task?.status).toBe("queued");
       const api = await (await alice.request(`/api/tasks/${task!.id}`)).json();
       expect(api).toMatchObject({ id: task!.id, status: "queued", payload: "one two three" });
+    } finally {
+      await tl.close();
+    }
+  });
+
+  it("logout ends the session for every copy of its cookie; each login has its own form token", async () => {
+    const server = await startDemo({}, ["web"]);
+    servers.push(server);
+    const tl = createTaskledger({ database: server.database, tasks: [] });
+    try {
+      const alice = session(server.url);
+      await alice.form("/login", { username: "alice", next: "/" });
+      const firstToken = await alice.token("/words");
+      const copied = alice.cookie();
+      const elsewhere = session(server.url);
+      await elsewhere.form("/login", { username: "alice", next: "/" });
+      expect(await elsewhere.token("/words")).not.toBe(firstToken);
+
+      const out = await alice.post("/logout", { _csrf: firstToken });
+      expect(out.headers.get("location")).toBe("/login");
+      const replay = (path: string, init: RequestInit = {}) =>
+        fetch(`${server.url}${path}`, {
+          ...init,
+          redirect: "manual",
+          headers: { cookie: copied, origin: server.url },
+        });
+      expect((await replay("/")).headers.get("location")).toBe("/login?next=%2F");
+      expect((await replay("/api/tasks")).status).toBe(401);
+      const posted = await replay("/words", {
+        method: "POST",
+        body: new URLSearchParams({ _csrf: firstToken, source: "after logout" }),
+      });
+      expect(posted.headers.get("location")).toBe("/login");
+      expect((await elsewhere.request("/api/tasks")).status).toBe(200); // another login of alice lives on
+
+      await alice.form("/login", { username: "alice", next: "/" });
+      const secondToken = await alice.token("/words");
+      expect(secondToken).not.toBe(firstToken);
+      const stale = await alice.post("/words", { _csrf: firstToken, source: "an old page" });
+      expect(stale.status).toBe(403);
+      expect(await tl.tasks.list({ owner: "alice" })).toEqual([]);
+      const fresh = await alice.post("/words", { _csrf: secondToken, source: "a new page" });
+      expect(fresh.headers.get("location")).toBe("/");
+      expect((await tl.tasks.list({ owner: "alice" })).map((t) => t.payload)).toEqual(["a new page"]);
     } finally {
       await tl.close();
     }

@@ -15,7 +15,7 @@ import { countWords } from "../tasks/count-words.js";
 import { createImageSet, imageSetsDir, uploadsDir } from "../tasks/create-image-set.js";
 import { sendAsyncMail } from "../tasks/send-mail.js";
 import { imageSets, loginForm, mailbox, message, toolForms } from "./pages.js";
-import { authenticate, loginCookie, logoutCookie, USERNAME } from "./session.js";
+import { authenticate, endSession, startSession, USERNAME } from "./session.js";
 
 const FEED = new URL("../assets/feed.xml", import.meta.url);
 const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
@@ -254,7 +254,7 @@ export function createMailerApp(tl) {
       });
     }
     const response = dashboard.redirect(next, { kind: "success", text: `Welcome, ${username}.` });
-    response.headers.append("set-cookie", loginCookie(username, new URL(request.url).protocol === "https:"));
+    response.headers.append("set-cookie", await startSession(request, username));
     return response;
   }
 
@@ -262,7 +262,7 @@ export function createMailerApp(tl) {
   async function logout(request, _url, principal) {
     await dashboard.readForm(request, principal);
     const response = dashboard.redirect("/login", { kind: "info", text: "You are logged out." });
-    response.headers.append("set-cookie", logoutCookie());
+    response.headers.append("set-cookie", await endSession(request));
     return response;
   }
 

@@ -5,7 +5,7 @@ const formatIso = (date: Date | null) => (date ? date.toISOString() : null);
 
 export const statusCommand: Command = {
   name: "status",
-  summary: "queue counts, live workers and the active scheduler",
+  summary: "queue counts, live workers, queues no worker serves, and the active scheduler",
   usage: "Usage: taskledger status [--json]",
   options: {},
   async run({ out, open }) {
@@ -26,6 +26,7 @@ export const statusCommand: Command = {
           lastSeenAt: formatIso(report.scheduler.lastSeenAt),
           expiresAt: formatIso(report.scheduler.expiresAt),
         },
+        unservedQueues: report.unservedQueues,
       });
       return;
     }
@@ -52,6 +53,14 @@ export const statusCommand: Command = {
             formatTime(w.startedAt),
             formatTime(w.lastSeenAt),
           ]),
+        ),
+      );
+    }
+    if (report.unservedQueues.length > 0) out.line("");
+    for (const { queue, waiting } of report.unservedQueues) {
+      out.line(
+        color.yellow(
+          `! queue "${queue}": ${waiting} ${waiting === 1 ? "task" : "tasks"} waiting, no live worker serves it (start one with: taskledger worker --queues ${queue})`,
         ),
       );
     }

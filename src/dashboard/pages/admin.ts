@@ -1,4 +1,5 @@
 import { TASK_STATUSES, type TaskStatus, type WorkerInfo } from "../../core/types.js";
+import { isLive } from "../../ledger/rows.js";
 import type { StatusReport, Taskledger } from "../../taskledger.js";
 import {
   cancelForm,
@@ -66,7 +67,7 @@ export async function renderAdmin(tl: Taskledger, ctx: PageContext, filters: Tas
     return `${ctx.base}/admin?${params}`;
   };
   const body = html`
-    ${section("queues", "Queues", queueTable(report), { live: true })}
+    ${section("queues", "Queues", html`${unservedWarnings(report)}${queueTable(report)}`, { live: true })}
     <div class="split">
     ${section("workers", "Workers", workerTable(report.workers, tl.settings.leaseMs), { count: report.workers.length })}
     ${section("scheduler", "Scheduler", schedulerLine(ctx, report))}
@@ -122,6 +123,14 @@ function schedulerLine(ctx: PageContext, report: StatusReport): SafeHtml {
   <p><a href="${ctx.base}/admin/schedules">Schedules and their runs →</a></p>`;
 }
 
+/** A warning per queue whose tasks wait with no live worker to take them. */
+function unservedWarnings(report: StatusReport): SafeHtml {
+  return html`${report.unservedQueues.map(
+    ({ queue, waiting }) =>
+      html`<p class="notice" role="alert" data-unserved-queue="${queue}"><strong>Queue ${queue}</strong>: ${waiting.toLocaleString("en")} ${waiting === 1 ? "task" : "tasks"} waiting, and no live worker serves it. Start one with <code>taskledger worker --queues ${queue}</code>.</p>`,
+  )}`;
+}
+
 function queueTable(report: StatusReport): SafeHtml {
   const queues = [...new Set(report.counts.map((c) => c.queue))].sort();
   if (queues.length === 0) return html`<p class="empty">No tasks yet.</p>`;
@@ -143,7 +152,7 @@ function workerTable(workers: readonly WorkerInfo[], leaseMs: number): SafeHtml 
   return html`<div class="table-wrap"><table class="table">
     <thead><tr><th>Worker</th><th>Host · pid</th><th>Queues</th><th>Concurrency</th><th>Started</th><th>Last seen</th></tr></thead>
     <tbody>${workers.map((w) => {
-      const alive = now - w.lastSeenAt.getTime() < leaseMs;
+      const alive = isLive(w, now, leaseMs);
       return html`<tr>
         <td class="nowrap"><span class="dot ${alive ? "dot-ok" : "dot-bad"}" title="${alive ? "alive" : "not seen lately"}"></span> <code>${w.id}</code></td>
         <td class="nowrap">${w.host} · ${w.pid}</td>
