@@ -1,9 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { createHttpHandler, type HttpHandler } from "../../src/http/index.js";
 import { defineTask, type TaskledgerError } from "../../src/index.js";
 import { openLedger } from "../flow/fixture.js";
 import { tableCounts, tempDatabase } from "../helpers/index.js";
+import { clientFor, testAuthenticate } from "../http/client.js";
 import { startFixtureProcess, untilEvent } from "./processes.js";
 
 /**
@@ -14,6 +16,18 @@ import { startFixtureProcess, untilEvent } from "./processes.js";
 const echo = defineTask({ name: "echo", run: (payload: unknown) => payload });
 const other = defineTask({ name: "other", run: (payload: unknown) => payload });
 
+const handlers: HttpHandler[] = [];
+afterEach(() => {
+  for (const handler of handlers.splice(0)) handler.close();
+});
+
+function setup() {
+  const fixture = openLedger({ tasks: [echo, other], reservationLeadSeconds: 30 });
+  const api = createHttpHandler(fixture.tl, { authenticate: testAuthenticate });
+  handlers.push(api);
+  return { ...fixture, alice: clientFor(api, "alice") };
+}
+
 const tasksIn = (file: string) => tableCounts(file).tasks;
 
 async function refusal(promise: Promise<unknown>): Promise<TaskledgerError> {
@@ -22,6 +36,77 @@ async function refusal(promise: Promise<unknown>): Promise<TaskledgerError> {
     (error: TaskledgerError) => error,
   );
 }
+
+describe("POST /api/tasks with an Idempotency-Key", () => {
+  it("100 concurrent requests with one key make one task: one 201, ninety-nine 200 replays of it", async () => {
+    const { alice, file } = setup();
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        alice.post(
+          "/api/tasks",
+          { task: "echo", payload: { order: 42 }, description: "charge order 42" },
+          { "idempotency-key": "order-42" },
+        ),
+      ),
+    );
+    const bodies = await Promise.all(responses.map((response) => response.json()));
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(99);
+    for (const response of responses) {
+      expect(response.headers.get("idempotent-replayed")).toBe(response.status === 200 ? "true" : null);
+    }
+    expect(new Set(bodies.map((body) => body.id)).size).toBe(1);
+    expect(bodies[0]).toMatchObject({ owner: "alice", idempotencyKey: "order-42", payload: { order: 42 } });
+    expect(tasksIn(file)).toBe(1);
+
+    // Later, the same key still names that task; another key is another task.
+    const replay = await alice.post(
+      "/api/tasks",
+      { task: "echo", payload: { order: 42 }, description: "charge order 42" },
+      { "idempotency-key": "order-42" },
+    );
+    expect(replay.status).toBe(200);
+    expect((await replay.json()).id).toBe(bodies[0].id);
+    const fresh = await alice.post(
+      "/api/tasks",
+      { task: "echo", payload: { order: 42 }, description: "charge order 42" },
+      { "idempotency-key": "order-43" },
+    );
+    expect(fresh.status).toBe(201);
+    expect(tasksIn(file)).toBe(2);
+  });
+
+  it("the same key with another payload, task or run time is refused with 409 and writes nothing", async () => {
+    const { alice, file } = setup();
+    const body = { task: "echo", payload: { order: 42 }, description: "charge order 42" };
+    const key = { "idempotency-key": "order-42" };
+    expect((await alice.post("/api/tasks", body, key)).status).toBe(201);
+    const runAt = new Date(Date.now() + 3_600_000).toISOString();
+    for (const changed of [
+      { ...body, payload: { order: 43 } },
+      { ...body, task: "other" },
+      { ...body, runAt },
+    ]) {
+      const response = await alice.post("/api/tasks", changed, key);
+      expect(response.status, JSON.stringify(changed)).toBe(409);
+      expect(await response.json()).toMatchObject({ error: { code: "conflict", field: "idempotencyKey" } });
+    }
+    expect(tableCounts(file)).toMatchObject({ tasks: 1, notifications: 0 });
+  });
+
+  it("an empty or over-long key is refused with 400 before anything is written", async () => {
+    const { alice, file } = setup();
+    const body = { task: "echo", payload: null, description: "bad key" };
+    for (const value of ["", "k".repeat(256)]) {
+      const response = await alice.post("/api/tasks", body, { "idempotency-key": value });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({
+        error: { code: "invalid_input", field: "idempotencyKey" },
+      });
+    }
+    expect(tasksIn(file)).toBe(0);
+  });
+});
 
 describe("the library's idempotencyKey", () => {
   it("concurrent enqueues with one key get one task: together in one group commit, and against the written row", async () => {
