@@ -3,8 +3,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHttpHandler, type HttpHandler } from "../../src/http/index.js";
 import { defineTask, type TaskledgerError } from "../../src/index.js";
+import { json, run } from "../cli/cli.js";
 import { openLedger } from "../flow/fixture.js";
-import { tableCounts, tempDatabase } from "../helpers/index.js";
+import { tableCounts, tempDatabase, tempDir } from "../helpers/index.js";
 import { clientFor, testAuthenticate } from "../http/client.js";
 import { startFixtureProcess, untilEvent } from "./processes.js";
 
@@ -224,5 +225,41 @@ describe("one key across processes", () => {
     expect(ids).toHaveLength(100);
     expect(new Set(ids).size).toBe(1);
     expect(tasksIn(file)).toBe(1);
+  });
+});
+
+describe("taskledger enqueue --idempotency-key", () => {
+  it("run twice makes one task; the second run says it is the existing one", async () => {
+    const dir = tempDir("tl-cli-");
+    const file = join(dir, "ledger.db");
+    const cli = (...args: string[]) => run(args, { cwd: dir, database: `sqlite:${file}` });
+    const args = ["enqueue", "count_words", "--description", "count", "--payload", '"a b"'];
+
+    const first = await cli(...args, "--idempotency-key", "words-1");
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout.trim()).toBe("Queued task #1 count_words (queue default)");
+    const second = await cli(...args, "--idempotency-key", "words-1");
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout.trim()).toBe(
+      "Task #1 count_words queued (queue default) (existing task, same idempotency key)",
+    );
+    const asJson = await cli(...args, "--idempotency-key", "words-1", "--json");
+    expect(json(asJson)).toMatchObject({ id: 1, idempotencyKey: "words-1" });
+    expect(tableCounts(file).tasks).toBe(1);
+
+    const conflict = await cli(
+      "enqueue",
+      "count_words",
+      "--description",
+      "count",
+      "--idempotency-key",
+      "words-1",
+    );
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toContain('idempotencyKey: "words-1" already names task #1');
+    expect(tableCounts(file).tasks).toBe(1);
+
+    const help = await cli("enqueue", "--help");
+    expect(help.stdout).toContain("--idempotency-key K");
   });
 });
