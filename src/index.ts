@@ -1,6 +1,7 @@
 export { defineConfig, type TaskledgerConfig } from "./cli/config.js";
 export type {
   EnqueueOptions,
+  EnqueueResult,
   ListOptions,
   ManyItem,
   NotificationService,

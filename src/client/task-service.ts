@@ -7,6 +7,7 @@ import { toNotification, toTask } from "../ledger/rows.js";
 import type { NotificationRow, TaskRow } from "../ledger/schema.js";
 import type { Runtime } from "../runtime.js";
 import type { PayloadOf, TaskDefinition } from "../tasks/define.js";
+import { insertTasksOnce, type Recorded } from "./idempotency.js";
 import { assertTaskId, type EnqueueOptions, parseReservationTime, prepareTask } from "./validate.js";
 
 export type { EnqueueOptions } from "./validate.js";
@@ -37,12 +38,19 @@ export interface ManyItem<T extends TaskDefinition = TaskDefinition> {
 
 type TaskRef<T extends TaskDefinition> = T | string;
 
+/** An enqueue or reservation, and whether it wrote the task. */
+export interface EnqueueResult<Payload = unknown> {
+  readonly task: Task<Payload>;
+  /** False when `idempotencyKey` named a task recorded before: `task` is that one, and nothing was written. */
+  readonly created: boolean;
+}
+
 const MAX_LIMIT = 200;
 
 /** The seeds' TaskService: enqueue, reserve, cancel, and the lists a user looks at. */
 interface PendingEnqueue {
   readonly rows: readonly NewTask[];
-  resolve(rows: TaskRow[]): void;
+  resolve(recorded: Pick<Recorded, "rows" | "created">): void;
   reject(error: unknown): void;
 }
 
@@ -67,12 +75,31 @@ export class TaskService {
     payload: PayloadOf<T>,
     options: EnqueueOptions,
   ): Promise<Task<PayloadOf<T>>> {
-    const [created] = await this.enqueueMany([{ task, payload, options }]);
-    return created as Task<PayloadOf<T>>;
+    return (await this.enqueueResult(task, payload, options)).task;
   }
 
-  /** Many tasks in one transaction: all are recorded and queued, or none (the first bad item names its index). */
+  /**
+   * `enqueue`, saying whether the task was written now (`created`) or its `idempotencyKey` named
+   * one recorded before — for an API that answers a replay differently.
+   */
+  async enqueueResult<T extends TaskDefinition>(
+    task: TaskRef<T>,
+    payload: PayloadOf<T>,
+    options: EnqueueOptions,
+  ): Promise<EnqueueResult<PayloadOf<T>>> {
+    const { rows, created } = await this.#enqueueMany([{ task, payload, options }]);
+    return { task: toTask(rows[0]!) as Task<PayloadOf<T>>, created: created[0]! };
+  }
+
+  /**
+   * Many tasks in one transaction: all are recorded and queued, or none (the first bad item names
+   * its index). An item whose `idempotencyKey` names a recorded task (or an earlier item) is that task.
+   */
   async enqueueMany(items: readonly ManyItem[]): Promise<Task[]> {
+    return (await this.#enqueueMany(items)).rows.map(toTask);
+  }
+
+  async #enqueueMany(items: readonly ManyItem[]): Promise<Pick<Recorded, "rows" | "created">> {
     await this.#rt.ready();
     if (!Array.isArray(items)) throw invalid("items", "must be an array");
     const rows = items.map((item, index) => {
@@ -91,19 +118,19 @@ export class TaskService {
         throw items.length === 1 ? error : prefixField(error, `items[${index}].`);
       }
     });
-    if (rows.length === 0) return [];
-    const created = await new Promise<TaskRow[]>((resolve, reject) => {
+    if (rows.length === 0) return { rows: [], created: [] };
+    return new Promise((resolve, reject) => {
       this.#pending.push({ rows, resolve, reject });
       if (!this.#flushing) void this.#flush();
     });
-    return created.map(toTask);
   }
 
   /**
    * Group commit: enqueues that arrive while a transaction is writing are written together by
    * the next one, so concurrent callers share commits. Each caller still gets exactly its own
    * tasks, and when a shared transaction fails every enqueue in it is retried alone, so one
-   * caller's failure is never another's.
+   * caller's failure is never another's. Callers in one group with the same idempotency key
+   * all get the one task.
    */
   async #flush(): Promise<void> {
     this.#flushing = true;
@@ -111,11 +138,15 @@ export class TaskService {
       while (this.#pending.length > 0) {
         const group = this.#pending.splice(0);
         try {
-          const created = await this.#insertQueued(group.flatMap((p) => p.rows));
+          const recorded = await this.#insertQueued(group.flatMap((p) => p.rows));
           let offset = 0;
           for (const p of group) {
-            p.resolve(created.slice(offset, offset + p.rows.length));
-            offset += p.rows.length;
+            const end = offset + p.rows.length;
+            p.resolve({
+              rows: recorded.rows.slice(offset, end),
+              created: recorded.created.slice(offset, end),
+            });
+            offset = end;
           }
         } catch (error) {
           if (group.length === 1) group[0]!.reject(error);
@@ -127,18 +158,23 @@ export class TaskService {
     }
   }
 
-  async #insertQueued(rows: readonly NewTask[]): Promise<TaskRow[]> {
+  async #insertQueued(rows: readonly NewTask[]): Promise<Recorded> {
     const now = this.#rt.clock.now();
-    const created = await this.#rt.transaction(async (tx) => {
-      const inserted = await ledger.insertTasks(tx, rows, now);
+    const recorded = await this.#rt.transaction(async (tx) => {
+      const recorded = await insertTasksOnce(tx, rows, now);
       await this.#rt.engine.push(
         tx,
-        inserted.map((row) => ({ id: row.id, queue: row.queue, priority: row.priority, runAt: now })),
+        recorded.inserted.map((row) => ({
+          id: row.id,
+          queue: row.queue,
+          priority: row.priority,
+          runAt: now,
+        })),
       );
-      return inserted;
+      return recorded;
     });
-    this.#rt.engine.notify();
-    return created;
+    if (recorded.inserted.length > 0) this.#rt.engine.notify();
+    return recorded;
   }
 
   /**
@@ -152,6 +188,16 @@ export class TaskService {
     payload: PayloadOf<T>,
     options: EnqueueOptions,
   ): Promise<Task<PayloadOf<T>>> {
+    return (await this.reserveResult(at, task, payload, options)).task;
+  }
+
+  /** `reserve`, saying whether the task was written now or its `idempotencyKey` named one recorded before. */
+  async reserveResult<T extends TaskDefinition>(
+    at: Date | string | number,
+    task: TaskRef<T>,
+    payload: PayloadOf<T>,
+    options: EnqueueOptions,
+  ): Promise<EnqueueResult<PayloadOf<T>>> {
     const definition = this.#rt.registry.resolve(task);
     await this.#rt.ready();
     const now = this.#rt.clock.now();
@@ -159,28 +205,31 @@ export class TaskService {
     const declared = this.#rt.settings.queues;
     const defaultQueue = declared && !declared.includes("high") ? "default" : "high";
     const row = prepareTask(definition, payload, options, this.#rt.settings, "reserved", runAt, defaultQueue);
-    const { created, notifications } = await this.#rt.transaction(async (tx) => {
-      const [inserted] = await ledger.insertTasks(tx, [row], now);
+    const { recorded, notifications } = await this.#rt.transaction(async (tx) => {
+      const recorded = await insertTasksOnce(tx, [row], now);
+      const [inserted] = recorded.inserted;
+      if (!inserted) return { recorded, notifications: [] as NotificationRow[] };
       await this.#rt.engine.push(tx, [
-        { id: inserted!.id, queue: inserted!.queue, priority: inserted!.priority, runAt },
+        { id: inserted.id, queue: inserted.queue, priority: inserted.priority, runAt },
       ]);
       const notifications = await ledger.insertNotifications(
         tx,
         [
           {
-            owner: inserted!.owner,
+            owner: inserted.owner,
             name: "task_reserve",
-            taskId: inserted!.id,
-            data: { taskId: inserted!.id, reservedAt: new Date(runAt).toISOString() },
+            taskId: inserted.id,
+            data: { taskId: inserted.id, reservedAt: new Date(runAt).toISOString() },
           },
         ],
         now,
       );
-      return { created: inserted!, notifications };
+      return { recorded, notifications };
     });
+    const created = recorded.created[0]!;
     this.#rt.bus.publish(notifications);
-    this.#rt.engine.notify();
-    return toTask(created) as Task<PayloadOf<T>>;
+    if (created) this.#rt.engine.notify();
+    return { task: toTask(recorded.rows[0]!) as Task<PayloadOf<T>>, created };
   }
 
   /**

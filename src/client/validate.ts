@@ -26,10 +26,16 @@ export interface EnqueueOptions {
   readonly retry?: RetryOption;
   /** Higher runs first within a queue. Integer, default 0. */
   readonly priority?: number;
+  /**
+   * One task per owner and key: a repeat with the same key returns the task recorded first and
+   * writes nothing; the same key with another task name, payload or run time is a `conflict`.
+   */
+  readonly idempotencyKey?: string | null;
 }
 
 const MAX_DESCRIPTION = 1_000;
 const MAX_OWNER = 255;
+const MAX_IDEMPOTENCY_KEY = 255;
 
 /** The stored form of a retry policy; policies are frozen and usually shared, so their text is kept. */
 const retryTexts = new WeakMap<object, string>();
@@ -61,10 +67,8 @@ export function prepareTask(
   }
   if (description.length > MAX_DESCRIPTION)
     throw invalid("description", `must be at most ${MAX_DESCRIPTION} characters`);
-  const owner = options.owner ?? null;
-  if (owner !== null && (typeof owner !== "string" || owner === "" || owner.length > MAX_OWNER)) {
-    throw invalid("owner", `must be a non-empty string of at most ${MAX_OWNER} characters`);
-  }
+  const owner = optionalName(options.owner, "owner", MAX_OWNER);
+  const idempotencyKey = optionalName(options.idempotencyKey, "idempotencyKey", MAX_IDEMPOTENCY_KEY);
   const queue = options.queue ?? definition.queue ?? defaultQueue;
   assertQueueName(queue, "queue");
   if (settings.queues && !settings.queues.includes(queue)) {
@@ -90,7 +94,17 @@ export function prepareTask(
     retry: retryText(retry),
     timeoutMs: timeout,
     reservedAt,
+    idempotencyKey,
   };
+}
+
+/** An optional non-empty string of at most `max` characters; `null` when absent. */
+function optionalName(value: unknown, field: string, max: number): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string" || value === "" || value.length > max) {
+    throw invalid(field, `must be a non-empty string of at most ${max} characters`);
+  }
+  return value;
 }
 
 /**

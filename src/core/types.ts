@@ -52,6 +52,11 @@ export interface Task<Payload = unknown, Result = unknown> {
   readonly scheduleId: number | null;
   readonly slotAt: Date | null;
   readonly cancelRequestedAt: Date | null;
+  /**
+   * The caller's key from `enqueue`/`reserve` (`{ idempotencyKey }`): one task per owner and key.
+   * Not the per-attempt `ctx.idempotencyKey` a handler gets.
+   */
+  readonly idempotencyKey: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly startedAt: Date | null;

@@ -125,14 +125,20 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
       description: description as string,
       owner: principal.user,
       queue: queue as string | undefined,
+      idempotencyKey: request.headers.get("idempotency-key"),
     };
-    const created =
+    const { task: recorded, created } =
       runAt === undefined || runAt === null
-        ? await tl.tasks.enqueue(task, payload, opts)
-        : await tl.tasks.reserve(runAt as string | number, task, payload, opts).catch((error: unknown) => {
-            throw renameField(error, "at", "runAt");
-          });
-    return json(201, taskToJson(created), { location: `${basePath}/api/tasks/${created.id}` });
+        ? await tl.tasks.enqueueResult(task, payload, opts)
+        : await tl.tasks
+            .reserveResult(runAt as string | number, task, payload, opts)
+            .catch((error: unknown) => {
+              throw renameField(error, "at", "runAt");
+            });
+    const headers = { location: `${basePath}/api/tasks/${recorded.id}` };
+    if (created) return json(201, taskToJson(recorded), headers);
+    // A repeated `Idempotency-Key`: the task its first request recorded, nothing new written.
+    return json(200, taskToJson(recorded), { ...headers, "idempotent-replayed": "true" });
   }
 
   async function showTask({ params, principal }: RouteContext) {

@@ -30,6 +30,17 @@ export async function getTask(db: Db, id: number): Promise<TaskRow | undefined> 
     | undefined;
 }
 
+/** The task an owner's idempotency key names: a null owner matches only owner-less tasks. */
+export async function taskByIdempotencyKey(
+  db: Db,
+  owner: string | null,
+  key: string,
+): Promise<TaskRow | undefined> {
+  return (await byOwner(db.selectFrom("tasks").selectAll(), owner)
+    .where("idempotency_key", "=", key)
+    .executeTakeFirst()) as TaskRow | undefined;
+}
+
 export async function listTasks(db: Db, filter: TaskFilter): Promise<TaskRow[]> {
   let query = byOwner(db.selectFrom("tasks").selectAll(), filter.owner);
   if (filter.status !== undefined) {

@@ -7,11 +7,11 @@ import { afterEach } from "vitest";
 import { waitFor } from "../helpers/index.js";
 
 /**
- * Worker processes for the fault tests: real `node` processes running `fixtures/worker.mjs`
- * against the built library. Every process started here is killed after each test, whatever
- * the test did.
+ * Processes for the fault tests: real `node` processes running a script of `fixtures/` (workers:
+ * `worker.mjs`) against the built library. Every process started here is killed after each test,
+ * whatever the test did.
  */
-const FIXTURE = fileURLToPath(new URL("./fixtures/worker.mjs", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 
 export interface WorkerEnv {
   readonly database: string;
@@ -25,7 +25,7 @@ export interface WorkerEnv {
   readonly busyMs?: number;
 }
 
-export interface WorkerProcess {
+export interface FixtureProcess {
   readonly child: ChildProcess;
   readonly pid: number;
   /** JSON lines the process printed on stdout, in order. */
@@ -33,11 +33,14 @@ export interface WorkerProcess {
   /** Exit code (or the signal name) once the process has exited. */
   readonly exit: Promise<number | string>;
   readonly stderr: () => string;
+}
+
+export interface WorkerProcess extends FixtureProcess {
   /** The worker id, once the process printed `ready`. */
   workerId?: string;
 }
 
-const children = new Set<WorkerProcess>();
+const children = new Set<FixtureProcess>();
 
 afterEach(async () => {
   const alive = [...children];
@@ -49,8 +52,7 @@ afterEach(async () => {
 });
 
 export function startWorkerProcess(options: WorkerEnv): WorkerProcess {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  return startFixtureProcess("worker.mjs", {
     TL_DATABASE: options.database,
     TL_RUNS: options.runs,
     TL_CONCURRENCY: String(options.concurrency ?? 4),
@@ -59,8 +61,13 @@ export function startWorkerProcess(options: WorkerEnv): WorkerProcess {
     TL_SWEEP_MS: String(options.sweepMs ?? 300),
     TL_GRACE_MS: String(options.graceMs ?? 10_000),
     ...(options.busyMs === undefined ? {} : { TL_BUSY_MS: String(options.busyMs) }),
-  };
-  const child = spawn(process.execPath, [FIXTURE], { env, stdio: ["ignore", "pipe", "pipe"] });
+  });
+}
+
+/** Run `fixtures/<script>` with these variables added to the environment. */
+export function startFixtureProcess(script: string, vars: Record<string, string>): FixtureProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...vars };
+  const child = spawn(process.execPath, [join(FIXTURES, script)], { env, stdio: ["ignore", "pipe", "pipe"] });
   const events: Record<string, unknown>[] = [];
   let stdout = "";
   let stderr = "";
@@ -78,14 +85,14 @@ export function startWorkerProcess(options: WorkerEnv): WorkerProcess {
   const exit = new Promise<number | string>((resolve) => {
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
   });
-  const proc: WorkerProcess = { child, pid: child.pid!, events, exit, stderr: () => stderr };
+  const proc: FixtureProcess = { child, pid: child.pid!, events, exit, stderr: () => stderr };
   children.add(proc);
   return proc;
 }
 
 /** Wait until the process printed an event of this name (fails early if it exits first). */
 export async function untilEvent(
-  proc: WorkerProcess,
+  proc: FixtureProcess,
   event: string,
   timeoutMs = 30_000,
 ): Promise<Record<string, unknown>> {
@@ -94,11 +101,11 @@ export async function untilEvent(
       const found = proc.events.find((e) => e.event === event);
       if (found) return found;
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
-        throw new Error(`worker ${proc.pid} exited before "${event}":\n${proc.stderr()}`);
+        throw new Error(`process ${proc.pid} exited before "${event}":\n${proc.stderr()}`);
       }
       return undefined;
     },
-    { timeoutMs, message: `"${event}" from worker ${proc.pid}` },
+    { timeoutMs, message: `"${event}" from process ${proc.pid}` },
   );
 }
 

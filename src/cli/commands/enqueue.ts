@@ -17,11 +17,15 @@ export const enqueueCommand: Command = {
   summary: "record a task and queue it (or reserve it with --at)",
   usage: [
     "Usage: taskledger enqueue <task> --description TEXT [--payload JSON] [--at ISO-8601] [--owner USER]",
-    "                          [--queue Q] [--timeout MS] [--retry N] [--priority N] [--wait] [--json]",
+    "                          [--queue Q] [--timeout MS] [--retry N] [--priority N] [--idempotency-key K]",
+    "                          [--wait] [--json]",
     "",
-    "  --payload JSON   the task's argument, as JSON (default null)",
-    "  --at TIME        reserve: run at this time (at least the reservation lead time ahead)",
-    "  --wait           follow the task with a progress bar until it ends (exit 1 if it fails)",
+    "  --payload JSON          the task's argument, as JSON (default null)",
+    "  --at TIME               reserve: run at this time (at least the reservation lead time ahead)",
+    "  --idempotency-key K     one task per owner and key: run again with the same K, the command",
+    "                          shows the task recorded first and writes nothing (the same K with",
+    "                          another task, payload or --at is refused)",
+    "  --wait                  follow the task with a progress bar until it ends (exit 1 if it fails)",
     "",
     `Example: taskledger enqueue count_words --description "count words" --payload '"to be or not to be"' --wait`,
   ].join("\n"),
@@ -34,6 +38,7 @@ export const enqueueCommand: Command = {
     timeout: { type: "string" },
     retry: { type: "string" },
     priority: { type: "string" },
+    "idempotency-key": { type: "string" },
     wait: { type: "boolean" },
   },
   async run({ args, flags, out, open }) {
@@ -55,14 +60,19 @@ export const enqueueCommand: Command = {
       timeout: optionalInt(flags.timeout, "timeout"),
       retry: optionalInt(flags.retry, "retry"),
       priority: optionalInt(flags.priority, "priority"),
+      idempotencyKey: flags["idempotency-key"] as string | undefined,
     };
     const { tl } = await open();
-    const task =
+    const { task, created } =
       flags.at === undefined
-        ? await tl.tasks.enqueue(name, payload, options)
-        : await tl.tasks.reserve(String(flags.at), name, payload, options);
+        ? await tl.tasks.enqueueResult(name, payload, options)
+        : await tl.tasks.reserveResult(String(flags.at), name, payload, options);
+    // A task recorded by an earlier run with the same --idempotency-key: shown as it stands now.
+    const existing = created ? "" : " (existing task, same idempotency key)";
     if (!flags.wait) {
       if (out.json) out.data(taskToJson(task));
+      else if (!created)
+        out.line(`Task #${task.id} ${task.name} ${statusLabel(task)} (queue ${task.queue})${existing}`);
       else if (task.status === "reserved")
         out.line(
           `Reserved task #${task.id} ${task.name} for ${formatTime(task.reservedAt)} (queue ${task.queue})`,
@@ -72,7 +82,7 @@ export const enqueueCommand: Command = {
     }
     if (!out.json)
       out.line(
-        `Task #${task.id} ${task.name} ${statusLabel(task)}; waiting (Ctrl-C stops waiting, not the task)…`,
+        `Task #${task.id} ${task.name} ${statusLabel(task)}${existing}; waiting (Ctrl-C stops waiting, not the task)…`,
       );
     const done = await followTask(tl, task.id, out);
     if (out.json) out.data(taskToJson(done));
