@@ -263,6 +263,9 @@ export class TaskService {
           notifications: [] as NotificationRow[],
         };
       }
+      if (status === "running" && row.no_return_at !== null) {
+        return { ok: false as const, reason: pastNoReturn(row), row, notifications: [] as NotificationRow[] };
+      }
       if (status === "running") {
         const updated = await ledger.requestCancel(tx, id, now);
         await this.#rt.engine.requestCancel(tx, id);
@@ -357,6 +360,11 @@ export class NotificationService {
 
 function ownedBy(row: TaskRow, scope: OwnerScope): boolean {
   return scope.owner === undefined || row.owner === scope.owner;
+}
+
+function pastNoReturn(row: TaskRow): string {
+  const at = new Date(Number(row.no_return_at)).toISOString();
+  return `task ${row.id} passed its point of no return at ${at} (${row.no_return_reason}); it can no longer be canceled`;
 }
 
 function refusal(row: TaskRow, allowed: readonly string[]): string {

@@ -57,6 +57,12 @@ export interface Task<Payload = unknown, Result = unknown> {
    * Not the per-attempt `ctx.idempotencyKey` a handler gets.
    */
   readonly idempotencyKey: string | null;
+  /**
+   * When the running attempt passed its point of no return (`ctx.pointOfNoReturn(reason)`), and
+   * why: from then on a cancel is refused. Null before, and again when a new attempt starts.
+   */
+  readonly noReturnAt: Date | null;
+  readonly noReturnReason: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly startedAt: Date | null;

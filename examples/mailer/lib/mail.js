@@ -48,10 +48,22 @@ function transporter() {
 }
 
 /**
+ * Send one mail. `signal` stops it while it can still be stopped: before the connection, and
+ * while waiting for the server (the caller then hears of the abort at once; a message already
+ * handed over may still be delivered — which is why the task marks its point of no return first).
  * @param {{ to: string[], subject: string, html: string, headers?: Record<string, string>,
  *   attachments?: import("nodemailer/lib/mailer/index.js").Attachment[] }} mail
+ * @param {{ signal?: AbortSignal }} [options]
  */
-export async function sendMail(mail) {
+export async function sendMail(mail, { signal } = {}) {
+  signal?.throwIfAborted();
   const transport = await transporter();
-  return transport.sendMail({ from: sender, ...mail });
+  signal?.throwIfAborted();
+  const sent = transport.sendMail({ from: sender, ...mail });
+  if (!signal) return sent;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    sent.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

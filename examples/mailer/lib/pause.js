@@ -3,11 +3,12 @@
 /**
  * Wait `ms`, or stop at once with the signal's reason (a cancel or a timeout).
  * @param {number} ms
- * @param {AbortSignal} signal
+ * @param {AbortSignal} [signal]
  * @returns {Promise<void>}
  */
 export function pause(ms, signal) {
   return new Promise((resolve, reject) => {
+    if (!signal) return void setTimeout(resolve, ms);
     if (signal.aborted) return reject(signal.reason);
     const onAbort = () => {
       clearTimeout(timer);

@@ -27,15 +27,21 @@ export const sendAsyncMail = defineTask({
     });
     await pause(stepMs, ctx.signal);
     await ctx.setProgress(50);
-    const info = await sendMail({
-      to: mail.recipients,
-      subject: mail.subject,
-      html,
-      headers: { "X-Taskledger-Task": String(ctx.id), "X-Taskledger-Owner": ctx.task.owner ?? "" },
-      attachments: [{ filename: "taskledger.png", content: image, contentType: "image/png", cid: "logo" }],
-    });
+    // From here the mail goes out: a cancel is refused with this reason (one that came first stops it here).
+    await ctx.pointOfNoReturn("sending the mail");
+    const info = await sendMail(
+      {
+        to: mail.recipients,
+        subject: mail.subject,
+        html,
+        headers: { "X-Taskledger-Task": String(ctx.id), "X-Taskledger-Owner": ctx.task.owner ?? "" },
+        attachments: [{ filename: "taskledger.png", content: image, contentType: "image/png", cid: "logo" }],
+      },
+      { signal: ctx.signal },
+    );
     await ctx.setProgress(80);
-    await pause(stepMs, ctx.signal);
+    // Sent: nothing left to stop, so this last step no longer listens for a cancel.
+    await pause(stepMs);
     return { result: "success", messageId: info.messageId, accepted: info.accepted };
   },
 });

@@ -80,6 +80,8 @@ async function show({ args, flags, out, open }: CommandContext): Promise<number>
   ];
   if (task.scheduleId !== null) rows.push(["schedule", `${task.scheduleId} slot ${formatTime(task.slotAt)}`]);
   if (task.cancelRequestedAt) rows.push(["cancel asked", formatTime(task.cancelRequestedAt)]);
+  if (task.noReturnAt)
+    rows.push(["no return", `${formatTime(task.noReturnAt)} — ${task.noReturnReason} (a cancel is refused)`]);
   for (const [key, value] of rows) out.line(`${color.bold(key.padEnd(13))} ${value}`);
   if (task.log) out.line(`${color.bold("log")}\n${task.log}`);
   return 0;

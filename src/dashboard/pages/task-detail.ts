@@ -16,6 +16,7 @@ export function renderTaskDetail(ctx: PageContext, task: Task): SafeHtml {
     <p class="task-desc">${task.description}</p>
     ${progressBar(task)}
     ${task.cancelRequestedAt && task.status === "running" ? html`<p class="notice">Cancel requested ${time(task.cancelRequestedAt, { relative: true })}: the task is stopping.</p>` : ""}
+    ${task.noReturnAt && task.status === "running" ? html`<p class="notice">Past its point of no return (${task.noReturnReason}) ${time(task.noReturnAt, { relative: true })}: it can no longer be canceled.</p>` : ""}
     <div class="actions">${cancelForm(ctx, task, "Cancel task")}</div>
     <dl class="facts">
       <dt>Owner</dt><dd>${task.owner ?? "system"}</dd>
