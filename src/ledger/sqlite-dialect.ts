@@ -115,6 +115,8 @@ class BetterSqliteConnection implements DatabaseConnection {
   readonly #db: BetterSqlite3.Database;
   readonly #busyTimeoutMs: number;
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
+  /** When the lock was first refused in the current streak of refusals. */
+  #busySince: number | undefined;
 
   constructor(db: BetterSqlite3.Database, busyTimeoutMs: number) {
     this.#db = db;
@@ -135,7 +137,9 @@ class BetterSqliteConnection implements DatabaseConnection {
 
   executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     try {
-      return Promise.resolve(this.#execute<R>(compiledQuery));
+      const result = this.#execute<R>(compiledQuery);
+      this.#busySince = undefined;
+      return Promise.resolve(result);
     } catch (error) {
       if (isBusy(error)) return this.#retryBusy<R>(compiledQuery);
       return Promise.reject(storageError(error, this.#db.name));
@@ -152,12 +156,16 @@ class BetterSqliteConnection implements DatabaseConnection {
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 
-  /** Another connection holds the lock: try again after short pauses, without blocking the event loop. */
+  /**
+   * Another connection holds the lock: try again after short pauses, without blocking the event
+   * loop. The timeout counts from the first refusal of this streak, so that queries queued behind
+   * one that waited (this connection serves one at a time) do not each wait the whole timeout again.
+   */
   async #retryBusy<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const started = Date.now();
+    const since = (this.#busySince ??= Date.now());
     let pause = 1;
     for (;;) {
-      const left = this.#busyTimeoutMs - SYNC_BUSY_MS - (Date.now() - started);
+      const left = this.#busyTimeoutMs - SYNC_BUSY_MS - (Date.now() - since);
       if (left <= 0) {
         throw new TaskledgerError(
           "unavailable",
@@ -167,7 +175,9 @@ class BetterSqliteConnection implements DatabaseConnection {
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
       pause = Math.min(pause * 2, BUSY_PAUSE_MAX_MS);
       try {
-        return this.#execute<R>(compiledQuery);
+        const result = this.#execute<R>(compiledQuery);
+        this.#busySince = undefined;
+        return result;
       } catch (error) {
         if (!isBusy(error)) throw storageError(error, this.#db.name);
       }

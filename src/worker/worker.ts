@@ -357,8 +357,22 @@ export function createWorker(
   }
 
   const every = (ms: number, fn: () => Promise<unknown>) => {
+    // A periodic step that keeps failing the same way (a full disk) says so once a minute, not every time.
+    let said = "";
+    let saidAt = 0;
     const timer = setInterval(() => {
-      fn().catch((error) => log((error as Error).message));
+      fn().then(
+        () => {
+          said = "";
+        },
+        (error) => {
+          const message = (error as Error).message;
+          if (message === said && Date.now() - saidAt < 60_000) return;
+          said = message;
+          saidAt = Date.now();
+          log(message);
+        },
+      );
     }, ms);
     timer.unref();
     timers.push(timer);
