@@ -1,9 +1,10 @@
 import { prepareTask } from "../client/validate.js";
 import { assertPositiveInt, decodeRetry, describe, encodeRetry } from "../core/backoff.js";
 import { invalid, TaskledgerError } from "../core/errors.js";
+import { assertWithinHorizon, parseTime } from "../core/time.js";
 import type { NewTask } from "../ledger/ledger.js";
 import type { Runtime } from "../runtime.js";
-import { parseCron, parseInterval, parseTime, parseTimeZone, type Timing } from "./timing.js";
+import { parseCron, parseInterval, parseTimeZone, type Timing } from "./timing.js";
 import type { OverlapPolicy, ScheduleEntry } from "./types.js";
 
 /**
@@ -78,7 +79,9 @@ export function prepareEntry(rt: Runtime, entry: ScheduleEntry, now: number, pre
     timing = {
       type: "schedule",
       every: parseInterval(entry.every, field("every")),
-      ...(entry.startAt === undefined ? {} : { startAt: parseTime(entry.startAt, field("startAt")) }),
+      ...(entry.startAt === undefined
+        ? {}
+        : { startAt: parseStart(rt, entry.startAt, now, field("startAt")) }),
     };
   } else {
     if ((entry as { startAt?: unknown }).startAt !== undefined)
@@ -132,6 +135,13 @@ export function prepareEntry(rt: Runtime, entry: ScheduleEntry, now: number, pre
       retry: task.retry,
     },
   };
+}
+
+/** A first slot: any real date up to `reservationHorizonDays` ahead (a past one fires from the next slot on). */
+function parseStart(rt: Runtime, value: unknown, now: number, field: string): number {
+  const time = parseTime(value, field);
+  assertWithinHorizon(time, now, rt.settings.reservationHorizonDays, field);
+  return time;
 }
 
 /** Check a whole `register` list: every entry, and no key twice. */

@@ -39,9 +39,12 @@ interface ScheduleBase<T extends TaskDefinition> {
 
 /** Every `every` ms from `startAt` (the seeds' `schedule(scheduled_time, interval, repeat)`). */
 export interface IntervalSchedule<T extends TaskDefinition = TaskDefinition> extends ScheduleBase<T> {
-  /** Interval in milliseconds, at least 1 000. */
+  /** Interval in milliseconds, from 1 000 (1 s) to 3 650 days. */
   readonly every: number;
-  /** First slot (Date, ISO-8601 or epoch ms). Default: when the schedule is first created. */
+  /**
+   * First slot (Date, ISO-8601 with its zone, or epoch ms), at most `reservationHorizonDays`
+   * ahead. Default: when the schedule is first created.
+   */
   readonly startAt?: Date | string | number;
   readonly cron?: undefined;
   readonly tz?: undefined;

@@ -20,7 +20,7 @@ export const enqueueCommand: Command = {
     "                          [--queue Q] [--timeout MS] [--retry N] [--priority N] [--wait] [--json]",
     "",
     "  --payload JSON   the task's argument, as JSON (default null)",
-    "  --at TIME        reserve: run at this time (at least the reservation lead time ahead)",
+    "  --at TIME        reserve: run at this ISO-8601 time, with its zone (…Z or …+09:00)",
     "  --wait           follow the task with a progress bar until it ends (exit 1 if it fails)",
     "",
     `Example: taskledger enqueue count_words --description "count words" --payload '"to be or not to be"' --wait`,
