@@ -177,8 +177,18 @@ export function specOf(draft: Draft, startAt: number): StoredSpec {
   };
 }
 
-export function decodeSpec(text: string): StoredSpec {
-  return JSON.parse(text) as StoredSpec;
+/** A stored spec, or undefined when the row holds something else (a row written by hand). */
+export function readSpec(text: string): StoredSpec | undefined {
+  let spec: unknown;
+  try {
+    spec = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const run = (spec as { run?: unknown } | null)?.run;
+  return typeof spec === "object" && typeof run === "object" && run !== null
+    ? (spec as StoredSpec)
+    : undefined;
 }
 
 /**
@@ -187,9 +197,9 @@ export function decodeSpec(text: string): StoredSpec {
  * changed on the first `register` after an upgrade.
  */
 export function currentSpecText(text: string): string {
-  const spec = decodeSpec(text);
-  const retry = spec.run?.retry;
-  if (typeof retry !== "string" || !retry.startsWith("{")) return text;
+  const spec = readSpec(text);
+  const retry = spec?.run.retry;
+  if (spec === undefined || typeof retry !== "string" || !retry.startsWith("{")) return text;
   return JSON.stringify({ ...spec, run: { ...spec.run, retry: encodeRetry(decodeRetry(retry)) } });
 }
 

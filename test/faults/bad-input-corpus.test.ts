@@ -1,4 +1,6 @@
+import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { createDashboardHandler, type Dashboard } from "../../src/dashboard/index.js";
 import { createHttpHandler, type HttpHandler } from "../../src/http/index.js";
 import {
   createTaskledger,
@@ -8,6 +10,7 @@ import {
   TaskledgerError,
   type TaskledgerOptions,
 } from "../../src/index.js";
+import { createScheduler } from "../../src/scheduler/scheduler.js";
 import { run, writeGatedConfig } from "../cli/cli.js";
 import { openLedger } from "../flow/fixture.js";
 import { tableCounts, tempDatabase, tempDir } from "../helpers/index.js";
@@ -16,7 +19,8 @@ import { clientFor, ORIGIN, testAuthenticate } from "../http/client.js";
 /**
  * Bad input at every door — the library, `POST /api/tasks`, the CLI — is refused with a
  * TaskledgerError naming the field (HTTP 400 `{ error: { code, message, field } }`, CLI exit 1 with
- * the message), and nothing is written.
+ * the message), and nothing is written. A list of schedules answers even when one row in it
+ * cannot be read.
  */
 
 const DAY = 86_400_000;
@@ -429,5 +433,161 @@ describe("the CLI refuses bad input, exit 1 with the message, writing nothing", 
     expect(result.stderr).toContain(`taskledger: error: ${field}: `);
     expect(result.stderr).toContain(message);
     expect(tableCounts(file)).toEqual(before);
+  });
+});
+
+describe("a list of schedules answers with a row it cannot read", () => {
+  /**
+   * Two good schedules and two rows as a damaged ledger (or an older version accepting
+   * `every: 1e30`) leaves them: one whose next run is 1e30 ms, one whose spec and payload are
+   * not JSON and whose next run is 1e30.
+   */
+  async function withBadRows() {
+    const fixture = openLedger({ tasks: [echo] });
+    const { tl, file } = fixture;
+    await tl.schedules.schedule({ key: "a-good", task: echo, description: "good", every: 60_000 });
+    await tl.schedules.cron({ key: "z-good", task: echo, description: "good too", cron: "0 9 * * *" });
+    const db = new BetterSqlite3(file);
+    const now = Date.now();
+    const insert = db.prepare(
+      `insert into scheduled_tasks (key, name, description, owner, type, payload, spec, status, paused_at,
+         next_run_at, last_run_at, run_count, declared, created_at, updated_at)
+       values (?, 'echo', ?, null, 'schedule', ?, ?, 'running', null, ?, ?, 1, 0, ?, ?)`,
+    );
+    const spec = {
+      every: 1e30,
+      startAt: now,
+      repeat: null,
+      overlap: "skip",
+      run: { queue: "default", priority: 0, timeoutMs: 1000, maxAttempts: 1, retry: "0" },
+    };
+    insert.run("huge-interval", "every 1e30 ms", "null", JSON.stringify(spec), now + 1e30, now, now, now);
+    insert.run("unreadable", "written by hand", "{not json", "not json", 1e30, now, now, now);
+    db.close();
+    return fixture;
+  }
+
+  it("through the library", async () => {
+    const { tl } = await withBadRows();
+    const list = await tl.schedules.list();
+    expect(list.map((s) => [s.key, s.unreadable])).toEqual([
+      ["a-good", []],
+      ["huge-interval", ["nextRunAt"]],
+      ["unreadable", ["spec", "payload", "nextRunAt"]],
+      ["z-good", []],
+    ]);
+    const bad = (await tl.schedules.get("unreadable"))!;
+    expect(bad).toMatchObject({
+      description: "written by hand",
+      every: null,
+      queue: null,
+      payload: null,
+      nextRunAt: null,
+      runCount: 1,
+      lastRunAt: expect.any(Date),
+    });
+    await expect(tl.schedules.pause("unreadable")).resolves.toMatchObject({ pausedAt: expect.any(Date) });
+    await expect(tl.schedules.resume("unreadable")).rejects.toMatchObject({
+      code: "conflict",
+      message: expect.stringMatching(/unreadable stored spec; write it again .* or remove it/),
+    });
+    // Writing it again repairs it.
+    const repaired = await tl.schedules.schedule({
+      key: "unreadable",
+      task: echo,
+      description: "d",
+      every: 60_000,
+    });
+    expect(repaired.unreadable).toEqual([]);
+    expect(repaired.nextRunAt).toBeInstanceOf(Date);
+  });
+
+  it("through GET /api/schedules and GET /api/schedules/:key", async () => {
+    const { tl } = await withBadRows();
+    const api = createHttpHandler(tl, { authenticate: testAuthenticate });
+    handlers.push(api);
+    const root = clientFor(api, "root");
+    const response = await root.get("/api/schedules");
+    expect(response.status).toBe(200);
+    const { schedules } = await response.json();
+    expect(schedules.map((s: { key: string }) => s.key)).toEqual([
+      "a-good",
+      "huge-interval",
+      "unreadable",
+      "z-good",
+    ]);
+    expect(schedules[2]).toMatchObject({
+      key: "unreadable",
+      description: "written by hand",
+      every: null,
+      nextRunAt: null,
+      unreadable: ["spec", "payload", "nextRunAt"],
+      runs: [],
+    });
+    expect(schedules[0].nextRunAt).toMatch(/Z$/);
+    const one = await root.get("/api/schedules/huge-interval");
+    expect(one.status).toBe(200);
+    expect(await one.json()).toMatchObject({ every: 1e30, nextRunAt: null, unreadable: ["nextRunAt"] });
+  });
+
+  it("through /admin/schedules in the dashboard", async () => {
+    const { tl } = await withBadRows();
+    const dashboard: Dashboard = createDashboardHandler(tl, {
+      authenticate: testAuthenticate,
+      secret: "a bad-input corpus secret",
+    });
+    handlers.push(dashboard);
+    const get = (path: string) =>
+      dashboard(new Request(`${ORIGIN}${path}`, { headers: { "x-test-user": "root" } }));
+    const page = await get("/admin/schedules");
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    for (const key of ["a-good", "huge-interval", "unreadable", "z-good"])
+      expect(html).toContain(`>${key}</a>`);
+    const row = html.slice(html.indexOf(">unreadable</a>"), html.indexOf(">z-good</a>"));
+    expect(row.match(/>invalid</g)).toHaveLength(2); // its spec and its next run
+    const bad = (await tl.schedules.get("unreadable"))!;
+    const detail = await get(`/admin/schedules/${bad.id}`);
+    expect(detail.status).toBe(200);
+    expect(await detail.text()).toContain("written by hand");
+  });
+
+  it("through taskledger schedules list", async () => {
+    const { url } = await withBadRows();
+    const dir = tempDir("tl-corpus-");
+    writeGatedConfig(dir);
+    const cli = (...args: string[]) => run(args, { cwd: dir, database: url });
+    const text = await cli("schedules", "list");
+    expect(text.code, text.stderr).toBe(0);
+    const line = text.stdout.split("\n").find((l) => l.includes(" unreadable "))!;
+    expect(line).toMatch(/unreadable\s+echo\s+invalid\s+running\s+invalid\s+\S+ \S+Z\s+1\s+written by hand/);
+    for (const key of ["a-good", "huge-interval", "z-good"]) expect(text.stdout).toContain(key);
+    const asJson = await cli("schedules", "list", "--json");
+    expect(asJson.code, asJson.stderr).toBe(0);
+    const { schedules } = JSON.parse(asJson.stdout);
+    expect(schedules.map((s: { unreadable: string[] }) => s.unreadable)).toEqual([
+      [],
+      ["nextRunAt"],
+      ["spec", "payload", "nextRunAt"],
+      [],
+    ]);
+  });
+
+  it("and the scheduler stops a due row it cannot read, firing the others", async () => {
+    const { tl, file } = await withBadRows();
+    const db = new BetterSqlite3(file);
+    db.prepare("update scheduled_tasks set next_run_at = ?").run(Date.now() - 1_000);
+    db.close();
+    const scheduler = createScheduler(tl.runtime, tl.schedules);
+    const report = await scheduler.tick();
+    const fired = await Promise.all(
+      report.fired.map(async (f) => (await tl.schedules.get(f.scheduleId))!.key),
+    );
+    expect(fired.sort()).toEqual(["a-good", "huge-interval", "z-good"]);
+    expect(await tl.schedules.get("unreadable")).toMatchObject({
+      nextRunAt: null,
+      unreadable: ["spec", "payload"],
+    });
+    await scheduler.stop();
   });
 });
