@@ -78,15 +78,7 @@ export class TaskService {
     const rows = items.map((item, index) => {
       try {
         const definition = this.#rt.registry.resolve(item.task);
-        return prepareTask(
-          definition,
-          item.payload,
-          item.options,
-          this.#rt.settings,
-          "queued",
-          null,
-          "default",
-        );
+        return prepareTask(definition, item.payload, item.options, this.#rt, "queued", null, "default");
       } catch (error) {
         throw items.length === 1 ? error : prefixField(error, `items[${index}].`);
       }
@@ -158,7 +150,7 @@ export class TaskService {
     const runAt = parseReservationTime(at, now, this.#rt.settings);
     const declared = this.#rt.settings.queues;
     const defaultQueue = declared && !declared.includes("high") ? "default" : "high";
-    const row = prepareTask(definition, payload, options, this.#rt.settings, "reserved", runAt, defaultQueue);
+    const row = prepareTask(definition, payload, options, this.#rt, "reserved", runAt, defaultQueue);
     const { created, notifications } = await this.#rt.transaction(async (tx) => {
       const [inserted] = await ledger.insertTasks(tx, [row], now);
       await this.#rt.engine.push(tx, [

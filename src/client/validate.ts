@@ -10,15 +10,17 @@ import { invalid } from "../core/errors.js";
 import { encodeJson } from "../core/json.js";
 import { assertWithinHorizon, parseTime } from "../core/time.js";
 import type { NewTask } from "../ledger/ledger.js";
-import type { Settings } from "../runtime.js";
+import type { Runtime, Settings } from "../runtime.js";
 import type { TaskDefinition } from "../tasks/define.js";
 import { assertQueueName, assertTimeout } from "../tasks/define.js";
+import { assertKnownQueue } from "../tasks/registry.js";
 
 export interface EnqueueOptions {
   /** Required: what this task is, for people reading the ledger. */
   readonly description: string;
   /** The user it belongs to (the seeds' `session['username']`). */
   readonly owner?: string | null;
+  /** One of the known queues (`knownQueues`): the declared ones, else high, default and the tasks' own. */
   readonly queue?: string;
   /** Timeout of one attempt, ms (positive integer, at most 2 147 483 647). */
   readonly timeout?: number;
@@ -47,7 +49,7 @@ export function prepareTask(
   definition: TaskDefinition,
   payload: unknown,
   options: EnqueueOptions | undefined,
-  settings: Settings,
+  rt: Pick<Runtime, "settings" | "registry">,
   status: "queued" | "reserved",
   reservedAt: number | null,
   defaultQueue: string,
@@ -67,9 +69,7 @@ export function prepareTask(
   }
   const queue = options.queue ?? definition.queue ?? defaultQueue;
   assertQueueName(queue, "queue");
-  if (settings.queues && !settings.queues.includes(queue)) {
-    throw invalid("queue", `unknown queue "${queue}" (declared: ${settings.queues.join(", ")})`);
-  }
+  assertKnownQueue(queue, rt.settings, rt.registry);
   const timeout = options.timeout ?? definition.timeout;
   assertTimeout(timeout, "timeout");
   const retry = normalizeRetry(options.retry, "retry", definition.retry);
@@ -85,7 +85,7 @@ export function prepareTask(
     queue,
     priority,
     status,
-    payload: encodeJson(payload, "payload", settings.maxJsonBytes),
+    payload: encodeJson(payload, "payload", rt.settings.maxJsonBytes),
     maxAttempts: retry.max + 1,
     retry: retryText(retry),
     timeoutMs: timeout,

@@ -110,7 +110,7 @@ export function prepareEntry(rt: Runtime, entry: ScheduleEntry, now: number, pre
         retry: entry.retry,
         priority: entry.priority,
       },
-      rt.settings,
+      rt,
       "queued",
       null,
       "default",

@@ -178,6 +178,25 @@ const LIBRARY: LibraryCase[] = [
     "payload[1]",
     /undefined in an array/,
   ],
+  // Queues nobody serves.
+  [
+    "enqueue to a queue nobody serves",
+    (tl) => tl.tasks.enqueue(echo, 1, { ...ok, queue: "nobody" }),
+    "queue",
+    /unknown queue "nobody": no worker serves it \(known: high, default;/,
+  ],
+  [
+    "reserve to a queue nobody serves",
+    (tl) => tl.tasks.reserve(Date.now() + 60_000, echo, 1, { ...ok, queue: "nobody" }),
+    "queue",
+    /unknown queue "nobody"/,
+  ],
+  [
+    "a schedule to a queue nobody serves",
+    (tl) => tl.schedules.cron({ key: "k", task: echo, description: "d", cron: "* * * * *", queue: "nobody" }),
+    "queue",
+    /unknown queue "nobody"/,
+  ],
   // Schedules whose slots would leave the range of dates.
   [
     "schedule every 1e30 ms",
@@ -235,6 +254,7 @@ describe("the library refuses bad input, naming the field, writing nothing", () 
       [every({ every: 1e30 }), "schedules[0].every"],
       [every({ startAt: "9999-01-01T00:00:00Z" }), "schedules[0].startAt"],
       [every({ timeout: 2 ** 31 }), "schedules[0].timeout"],
+      [every({ queue: "nobody" }), "schedules[0].queue"],
     ] as const) {
       const error = await refusal(() =>
         createTaskledger({ database: url, tasks: [echo], schedules: [entry] }),
@@ -309,6 +329,7 @@ const HTTP: HttpCase[] = [
     "payload",
     /is 1048578 bytes of JSON; the limit is 1048576 \(maxJsonBytes\)/,
   ],
+  ["a queue nobody serves", '"queue": "nobody"', "queue", /unknown queue "nobody": no worker serves it/],
 ];
 
 describe("POST /api/tasks refuses bad input with 400 naming the field, writing nothing", () => {
@@ -399,6 +420,7 @@ describe("the CLI refuses bad input, exit 1 with the message, writing nothing", 
       "payload",
       "is 20002 bytes of JSON; the limit is 10000 (maxJsonBytes)",
     ],
+    ["--queue nobody", ["--queue", "nobody"], "queue", 'unknown queue "nobody": no worker serves it'],
   ];
 
   it("enqueue", async () => {
@@ -423,6 +445,7 @@ describe("the CLI refuses bad input, exit 1 with the message, writing nothing", 
     ["every: 1e30", "schedules[0].every", "at most 315360000000 ms"],
     ['startAt: "9999-01-01T00:00:00Z"', "schedules[0].startAt", "more than 366 days ahead"],
     ["timeout: 2 ** 31", "schedules[0].timeout", "at most 2147483647 ms"],
+    ['queue: "nobody"', "schedules[0].queue", 'unknown queue "nobody"'],
   ])("schedules sync of a config entry with %s", async (option, field, message) => {
     const { cli, file } = await cliSetup(
       `, schedules: [{ key: "k", task: "echo", description: "d", every: 60_000, ${option} }]`,
