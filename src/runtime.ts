@@ -11,6 +11,10 @@ import type { TaskRegistry } from "./tasks/registry.js";
 /** Compiled settings every part reads; frozen at `createTaskledger`. */
 export interface Settings {
   readonly reservationLeadSeconds: number;
+  /** How far ahead a reservation (or a schedule's start) may be, days. */
+  readonly reservationHorizonDays: number;
+  /** The largest payload or result, in bytes of JSON (UTF-8). */
+  readonly maxJsonBytes: number;
   /** Declared queue names, in priority order; undefined = any name is accepted. */
   readonly queues: readonly string[] | undefined;
   readonly leaseMs: number;
@@ -19,8 +23,6 @@ export interface Settings {
   /** Fallback check for work when no wake-up arrives (file watching unavailable). */
   readonly pollIntervalMs: number;
   readonly shutdownGraceMs: number;
-  /** The largest payload or result, in bytes of JSON. */
-  readonly maxJsonBytes: number;
 }
 
 /** The explicit dependencies of the client, worker and sweeper (no hidden globals). */

@@ -2,6 +2,8 @@ import { NotificationService, TaskService } from "./client/task-service.js";
 import { assertPositiveInt } from "./core/backoff.js";
 import { type Clock, systemClock } from "./core/clock.js";
 import { invalid, TaskledgerError } from "./core/errors.js";
+import { DEFAULT_MAX_JSON_BYTES } from "./core/json.js";
+import { DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS } from "./core/time.js";
 import type { WorkerInfo } from "./core/types.js";
 import type { Engine } from "./engine/contract.js";
 import { createEmbeddedEngine } from "./engines/embedded/engine.js";
@@ -35,6 +37,10 @@ export interface TaskledgerOptions {
   readonly queues?: readonly string[];
   /** Minimum distance of a reservation from now, seconds. Default 30 (the seeds' RESERVATION_LIMIT_SECONDS). */
   readonly reservationLeadSeconds?: number;
+  /** How far ahead a reservation or a schedule's `startAt` may be, days. Default 366. */
+  readonly reservationHorizonDays?: number;
+  /** The largest payload (and result) a task may have, in bytes of JSON as UTF-8. Default 1 MiB (1 048 576). */
+  readonly maxJsonBytes?: number;
   /** A worker's claim on a task lasts this long without a heartbeat, ms. Default 30 000. */
   readonly leaseMs?: number;
   /** How often workers renew their leases, ms. Default leaseMs / 3. */
@@ -207,6 +213,14 @@ function compileSettings(options: TaskledgerOptions): Settings {
   if (typeof lead !== "number" || !Number.isFinite(lead) || lead < 0) {
     throw invalid("reservationLeadSeconds", "must be a non-negative number of seconds");
   }
+  const horizon = options.reservationHorizonDays ?? DEFAULT_HORIZON_DAYS;
+  assertPositiveInt(horizon, "reservationHorizonDays");
+  if (horizon > MAX_HORIZON_DAYS)
+    throw invalid("reservationHorizonDays", `must be at most ${MAX_HORIZON_DAYS} days (got ${horizon})`);
+  if (horizon * 86_400 <= lead)
+    throw invalid("reservationHorizonDays", "must be longer than reservationLeadSeconds");
+  const maxJsonBytes = options.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES;
+  assertPositiveInt(maxJsonBytes, "maxJsonBytes");
   const leaseMs = options.leaseMs ?? 30_000;
   assertPositiveInt(leaseMs, "leaseMs");
   const heartbeatMs = options.heartbeatMs ?? Math.max(1, Math.floor(leaseMs / 3));
@@ -230,12 +244,13 @@ function compileSettings(options: TaskledgerOptions): Settings {
   }
   return Object.freeze({
     reservationLeadSeconds: lead,
+    reservationHorizonDays: horizon,
+    maxJsonBytes,
     queues,
     leaseMs,
     heartbeatMs,
     sweepIntervalMs,
     pollIntervalMs,
     shutdownGraceMs,
-    maxJsonBytes: 1_048_576,
   });
 }

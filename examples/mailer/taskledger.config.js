@@ -12,6 +12,9 @@ import { createMailerApp } from "./web/app.js";
 
 export default defineConfig({
   tasks: [countWords, sendAsyncMail, createImageSet, fetchRss],
+  // The queues workers serve, in priority order: reservations go to "high", everything else to
+  // "default". A task sent to any other queue is refused.
+  queues: ["high", "default"],
   // Registered when a worker with the scheduler starts (`taskledger start`) or by
   // `taskledger schedules sync`. The key is the identity; RSS_FEED_URL sets the feed (without it,
   // the run reads the feed the demo's web app serves at /feed.xml).

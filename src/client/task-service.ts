@@ -105,15 +105,7 @@ export class TaskService {
     const rows = items.map((item, index) => {
       try {
         const definition = this.#rt.registry.resolve(item.task);
-        return prepareTask(
-          definition,
-          item.payload,
-          item.options,
-          this.#rt.settings,
-          "queued",
-          null,
-          "default",
-        );
+        return prepareTask(definition, item.payload, item.options, this.#rt, "queued", null, "default");
       } catch (error) {
         throw items.length === 1 ? error : prefixField(error, `items[${index}].`);
       }
@@ -204,7 +196,7 @@ export class TaskService {
     const runAt = parseReservationTime(at, now, this.#rt.settings);
     const declared = this.#rt.settings.queues;
     const defaultQueue = declared && !declared.includes("high") ? "default" : "high";
-    const row = prepareTask(definition, payload, options, this.#rt.settings, "reserved", runAt, defaultQueue);
+    const row = prepareTask(definition, payload, options, this.#rt, "reserved", runAt, defaultQueue);
     const { recorded, notifications } = await this.#rt.transaction(async (tx) => {
       const recorded = await insertTasksOnce(tx, [row], now);
       const [inserted] = recorded.inserted;

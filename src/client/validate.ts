@@ -1,6 +1,5 @@
 import {
   assertCount,
-  assertPositiveInt,
   describe,
   encodeRetry,
   normalizeRetry,
@@ -9,18 +8,21 @@ import {
 } from "../core/backoff.js";
 import { invalid } from "../core/errors.js";
 import { encodeJson } from "../core/json.js";
+import { assertWithinHorizon, parseTime } from "../core/time.js";
 import type { NewTask } from "../ledger/ledger.js";
-import type { Settings } from "../runtime.js";
+import type { Runtime, Settings } from "../runtime.js";
 import type { TaskDefinition } from "../tasks/define.js";
-import { assertQueueName } from "../tasks/define.js";
+import { assertQueueName, assertTimeout } from "../tasks/define.js";
+import { assertKnownQueue } from "../tasks/registry.js";
 
 export interface EnqueueOptions {
   /** Required: what this task is, for people reading the ledger. */
   readonly description: string;
   /** The user it belongs to (the seeds' `session['username']`). */
   readonly owner?: string | null;
+  /** One of the known queues (`knownQueues`): the declared ones, else high, default and the tasks' own. */
   readonly queue?: string;
-  /** Timeout of one attempt, ms (positive integer). */
+  /** Timeout of one attempt, ms (positive integer, at most 2 147 483 647). */
   readonly timeout?: number;
   /** Retries after a failure: a count, or `{ max, delay, backoff }`. */
   readonly retry?: RetryOption;
@@ -53,7 +55,7 @@ export function prepareTask(
   definition: TaskDefinition,
   payload: unknown,
   options: EnqueueOptions | undefined,
-  settings: Settings,
+  rt: Pick<Runtime, "settings" | "registry">,
   status: "queued" | "reserved",
   reservedAt: number | null,
   defaultQueue: string,
@@ -71,11 +73,9 @@ export function prepareTask(
   const idempotencyKey = optionalName(options.idempotencyKey, "idempotencyKey", MAX_IDEMPOTENCY_KEY);
   const queue = options.queue ?? definition.queue ?? defaultQueue;
   assertQueueName(queue, "queue");
-  if (settings.queues && !settings.queues.includes(queue)) {
-    throw invalid("queue", `unknown queue "${queue}" (declared: ${settings.queues.join(", ")})`);
-  }
+  assertKnownQueue(queue, rt.settings, rt.registry);
   const timeout = options.timeout ?? definition.timeout;
-  assertPositiveInt(timeout, "timeout");
+  assertTimeout(timeout, "timeout");
   const retry = normalizeRetry(options.retry, "retry", definition.retry);
   const priority = options.priority ?? 0;
   if (!Number.isInteger(priority) || Math.abs(priority) > 1_000_000) {
@@ -89,7 +89,7 @@ export function prepareTask(
     queue,
     priority,
     status,
-    payload: encodeJson(payload, "payload"),
+    payload: encodeJson(payload, "payload", rt.settings.maxJsonBytes),
     maxAttempts: retry.max + 1,
     retry: retryText(retry),
     timeoutMs: timeout,
@@ -108,16 +108,12 @@ function optionalName(value: unknown, field: string, max: number): string | null
 }
 
 /**
- * A reservation time: a Date, an ISO-8601 string or epoch ms, at least `reservationLeadSeconds`
- * ahead (the seeds' RESERVATION_LIMIT_SECONDS).
+ * A reservation time: a Date, epoch ms or an ISO-8601 string with its zone, at least
+ * `reservationLeadSeconds` ahead (the seeds' RESERVATION_LIMIT_SECONDS) and at most
+ * `reservationHorizonDays`.
  */
 export function parseReservationTime(at: unknown, now: number, settings: Settings, field = "at"): number {
-  let time: number;
-  if (at instanceof Date) time = at.getTime();
-  else if (typeof at === "number") time = at;
-  else if (typeof at === "string" && at.trim() !== "") time = Date.parse(at);
-  else throw invalid(field, `must be a Date, an ISO-8601 time or epoch milliseconds (got ${describe(at)})`);
-  if (!Number.isFinite(time)) throw invalid(field, `is not a valid date (got ${describe(at)})`);
+  const time = parseTime(at, field);
   if (time <= now) throw invalid(field, `is in the past (${new Date(time).toISOString()})`);
   const lead = settings.reservationLeadSeconds;
   if (time - now < lead * 1000) {
@@ -126,6 +122,7 @@ export function parseReservationTime(at: unknown, now: number, settings: Setting
       `must be at least ${lead} seconds from now (a reservation within ${lead} s is not allowed)`,
     );
   }
+  assertWithinHorizon(time, now, settings.reservationHorizonDays, field);
   return time;
 }
 

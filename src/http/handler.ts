@@ -8,7 +8,7 @@ import type { Taskledger } from "../taskledger.js";
 import { type Authenticate, ownerScope, type Principal } from "./auth.js";
 import { describeHttpError, HttpError, notFound } from "./errors.js";
 import { notificationToJson, openEventStream } from "./events.js";
-import { DEFAULT_MAX_BODY_BYTES, json, queryInt, queryString, readJsonObject } from "./request.js";
+import { defaultMaxBodyBytes, json, queryInt, queryString, readJsonObject } from "./request.js";
 import { normalizeBasePath, type Params, Router, withinBase } from "./router.js";
 import { assertSameOrigin } from "./security.js";
 
@@ -19,7 +19,7 @@ export interface HttpHandlerOptions {
   readonly basePath?: string;
   /** Other origins allowed to change state (e.g. a separate front end). */
   readonly trustedOrigins?: readonly string[];
-  /** Largest accepted request body. Default 1 MiB (413 above). */
+  /** Largest accepted request body (413 above). Default the instance's `maxJsonBytes` + 64 KiB. */
   readonly maxBodyBytes?: number;
   /** May this user enqueue this task through `POST /api/tasks`? Default: any registered task. */
   readonly canEnqueue?: (principal: Principal, taskName: string) => boolean;
@@ -78,7 +78,7 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
   if (typeof options?.authenticate !== "function")
     throw invalid("authenticate", "must be a function (request) => { user, admin } | null");
   const basePath = normalizeBasePath(options.basePath);
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes(tl.settings.maxJsonBytes);
   const canEnqueue = options.canEnqueue ?? (() => true);
   const onError = options.onError ?? ((error: unknown) => console.error("taskledger http:", error));
   const heartbeatMs = options.heartbeatMs ?? 15_000;

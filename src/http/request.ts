@@ -4,7 +4,13 @@ import { securityHeaders } from "./security.js";
 
 /** Reading requests and writing JSON responses. */
 
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** Room in a request body for what surrounds the payload (task, description, runAt, queue). */
+const ENVELOPE_BYTES = 64 * 1024;
+
+/** The default body limit: the largest payload (`maxJsonBytes`) and room for the rest of the body. */
+export function defaultMaxBodyBytes(maxJsonBytes: number): number {
+  return maxJsonBytes + ENVELOPE_BYTES;
+}
 
 /** The body as bytes, refusing more than `maxBytes` (413) before reading it all. */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {

@@ -1,9 +1,10 @@
 import { prepareTask } from "../client/validate.js";
 import { assertPositiveInt, decodeRetry, describe, encodeRetry } from "../core/backoff.js";
 import { invalid, TaskledgerError } from "../core/errors.js";
+import { assertWithinHorizon, parseTime } from "../core/time.js";
 import type { NewTask } from "../ledger/ledger.js";
 import type { Runtime } from "../runtime.js";
-import { parseCron, parseInterval, parseTime, parseTimeZone, type Timing } from "./timing.js";
+import { parseCron, parseInterval, parseTimeZone, type Timing } from "./timing.js";
 import type { OverlapPolicy, ScheduleEntry } from "./types.js";
 
 /**
@@ -78,7 +79,9 @@ export function prepareEntry(rt: Runtime, entry: ScheduleEntry, now: number, pre
     timing = {
       type: "schedule",
       every: parseInterval(entry.every, field("every")),
-      ...(entry.startAt === undefined ? {} : { startAt: parseTime(entry.startAt, field("startAt")) }),
+      ...(entry.startAt === undefined
+        ? {}
+        : { startAt: parseStart(rt, entry.startAt, now, field("startAt")) }),
     };
   } else {
     if ((entry as { startAt?: unknown }).startAt !== undefined)
@@ -107,7 +110,7 @@ export function prepareEntry(rt: Runtime, entry: ScheduleEntry, now: number, pre
         retry: entry.retry,
         priority: entry.priority,
       },
-      rt.settings,
+      rt,
       "queued",
       null,
       "default",
@@ -132,6 +135,13 @@ export function prepareEntry(rt: Runtime, entry: ScheduleEntry, now: number, pre
       retry: task.retry,
     },
   };
+}
+
+/** A first slot: any real date up to `reservationHorizonDays` ahead (a past one fires from the next slot on). */
+function parseStart(rt: Runtime, value: unknown, now: number, field: string): number {
+  const time = parseTime(value, field);
+  assertWithinHorizon(time, now, rt.settings.reservationHorizonDays, field);
+  return time;
 }
 
 /** Check a whole `register` list: every entry, and no key twice. */
@@ -167,8 +177,18 @@ export function specOf(draft: Draft, startAt: number): StoredSpec {
   };
 }
 
-export function decodeSpec(text: string): StoredSpec {
-  return JSON.parse(text) as StoredSpec;
+/** A stored spec, or undefined when the row holds something else (a row written by hand). */
+export function readSpec(text: string): StoredSpec | undefined {
+  let spec: unknown;
+  try {
+    spec = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const run = (spec as { run?: unknown } | null)?.run;
+  return typeof spec === "object" && typeof run === "object" && run !== null
+    ? (spec as StoredSpec)
+    : undefined;
 }
 
 /**
@@ -177,9 +197,9 @@ export function decodeSpec(text: string): StoredSpec {
  * changed on the first `register` after an upgrade.
  */
 export function currentSpecText(text: string): string {
-  const spec = decodeSpec(text);
-  const retry = spec.run?.retry;
-  if (typeof retry !== "string" || !retry.startsWith("{")) return text;
+  const spec = readSpec(text);
+  const retry = spec?.run.retry;
+  if (spec === undefined || typeof retry !== "string" || !retry.startsWith("{")) return text;
   return JSON.stringify({ ...spec, run: { ...spec.run, retry: encodeRetry(decodeRetry(retry)) } });
 }
 

@@ -11,9 +11,9 @@ import type { PayloadOf, TaskDefinition } from "../tasks/define.js";
 import {
   currentSpecText,
   type Draft,
-  decodeSpec,
   prepareEntries,
   prepareEntry,
+  readSpec,
   specOf,
   timingOf,
 } from "./entry.js";
@@ -268,7 +268,7 @@ type Change =
  * managed by `register`.
  */
 function plan(draft: Draft, existing: ScheduledTaskRow | undefined, now: number, declare: boolean): Change {
-  const previousStart = existing?.type === "schedule" ? decodeSpec(existing.spec).startAt : undefined;
+  const previousStart = existing?.type === "schedule" ? readSpec(existing.spec)?.startAt : undefined;
   const spec = specOf(draft, draft.startAt ?? previousStart ?? now);
   const fields = {
     name: draft.name,
@@ -312,10 +312,16 @@ function plan(draft: Draft, existing: ScheduledTaskRow | undefined, now: number,
 
 /** The next slot from now on, after the latest run; none once `repeat` runs were made. */
 function firstSlot(
-  row: Pick<ScheduledTaskRow, "type" | "spec" | "run_count" | "last_run_at">,
+  row: Pick<ScheduledTaskRow, "key" | "type" | "spec" | "run_count" | "last_run_at">,
   now: number,
 ): number | null {
-  const spec = decodeSpec(row.spec);
+  const spec = readSpec(row.spec);
+  if (spec === undefined) {
+    throw new TaskledgerError(
+      "conflict",
+      `schedule "${row.key}" has an unreadable stored spec; write it again (schedule, cron or register) or remove it`,
+    );
+  }
   if (spec.repeat !== null && Number(row.run_count) >= spec.repeat) return null;
   const lastRun = row.last_run_at === null ? -Infinity : Number(row.last_run_at);
   return slotAfter(timingOf(row.type, spec), Math.max(now - 1, lastRun));

@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { decodeJson } from "../core/json.js";
 import type { Db } from "../ledger/ledger.js";
 import type { ScheduledTaskRow } from "../ledger/schema.js";
-import { decodeSpec } from "./entry.js";
+import { readSpec } from "./entry.js";
 import type { Schedule, SchedulerStatus, ScheduleStatus } from "./types.js";
 
 /**
@@ -13,13 +13,40 @@ import type { Schedule, SchedulerStatus, ScheduleStatus } from "./types.js";
 const num = (value: number | string): number => (typeof value === "number" ? value : Number(value));
 const date = (value: number | string | null): Date | null => (value === null ? null : new Date(num(value)));
 
+/**
+ * Reads a row that may hold what this version cannot read (a row written by hand, or by a damaged
+ * ledger): such a field comes out null and its name goes to `unreadable`, so one bad row never
+ * fails a list.
+ */
+class RowReader {
+  readonly unreadable: string[] = [];
+
+  time(value: number | string | null, field: string): Date | null {
+    const time = date(value);
+    if (time === null || !Number.isNaN(time.getTime())) return time;
+    this.unreadable.push(field);
+    return null;
+  }
+
+  json(text: string, field: string): unknown {
+    try {
+      return decodeJson(text);
+    } catch {
+      this.unreadable.push(field);
+      return null;
+    }
+  }
+}
+
 /** Statuses that fire. */
 export const FIRING: readonly ScheduleStatus[] = ["running", "failed"];
 
 export type NewSchedule = Omit<ScheduledTaskRow, "id" | "created_at" | "updated_at">;
 
 export function toSchedule(row: ScheduledTaskRow): Schedule {
-  const spec = decodeSpec(row.spec);
+  const read = new RowReader();
+  const spec = readSpec(row.spec);
+  if (spec === undefined) read.unreadable.push("spec");
   return {
     id: num(row.id),
     key: row.key,
@@ -27,24 +54,25 @@ export function toSchedule(row: ScheduledTaskRow): Schedule {
     description: row.description,
     owner: row.owner,
     type: row.type as Schedule["type"],
-    payload: decodeJson(row.payload),
-    every: spec.every ?? null,
-    startAt: spec.startAt === undefined ? null : new Date(spec.startAt),
-    cron: spec.cron ?? null,
-    tz: spec.tz ?? null,
-    repeat: spec.repeat,
-    overlap: spec.overlap,
-    queue: spec.run.queue,
-    timeoutMs: spec.run.timeoutMs,
-    maxAttempts: spec.run.maxAttempts,
+    payload: read.json(row.payload, "payload"),
+    every: spec?.every ?? null,
+    startAt: read.time(spec?.startAt ?? null, "startAt"),
+    cron: spec?.cron ?? null,
+    tz: spec?.tz ?? null,
+    repeat: spec?.repeat ?? null,
+    overlap: spec?.overlap ?? null,
+    queue: spec?.run.queue ?? null,
+    timeoutMs: spec?.run.timeoutMs ?? null,
+    maxAttempts: spec?.run.maxAttempts ?? null,
     status: row.status as ScheduleStatus,
     declared: num(row.declared) === 1,
-    pausedAt: date(row.paused_at),
-    nextRunAt: date(row.next_run_at),
-    lastRunAt: date(row.last_run_at),
+    pausedAt: read.time(row.paused_at, "pausedAt"),
+    nextRunAt: read.time(row.next_run_at, "nextRunAt"),
+    lastRunAt: read.time(row.last_run_at, "lastRunAt"),
     runCount: num(row.run_count),
-    createdAt: new Date(num(row.created_at)),
-    updatedAt: new Date(num(row.updated_at)),
+    createdAt: read.time(row.created_at, "createdAt"),
+    updatedAt: read.time(row.updated_at, "updatedAt"),
+    unreadable: read.unreadable,
   };
 }
 

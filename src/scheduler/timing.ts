@@ -13,6 +13,8 @@ export type Timing =
 
 /** The shortest interval: a schedule is not a busy loop. */
 export const MIN_INTERVAL_MS = 1_000;
+/** The longest interval, 3 650 days (about 10 years): every slot stays a real date. */
+export const MAX_INTERVAL_MS = 3_650 * 86_400_000;
 
 // Parsed patterns, recent answers and known zones; cleared whole when full (they are cheap to redo).
 const cache = new Map<string, Cron>();
@@ -146,7 +148,7 @@ export function parseTimeZone(value: unknown, field: string): string {
   return value;
 }
 
-/** An interval in milliseconds: an integer of at least one second. */
+/** An interval in milliseconds: an integer from one second to 3 650 days. */
 export function parseInterval(value: unknown, field: string): number {
   if (typeof value !== "number" || !Number.isFinite(value)) {
     throw invalid(field, `must be a number of milliseconds (got ${describe(value)})`);
@@ -157,17 +159,11 @@ export function parseInterval(value: unknown, field: string): number {
       `must be a whole number of milliseconds, at least ${MIN_INTERVAL_MS} (1 s) (got ${describe(value)})`,
     );
   }
+  if (value > MAX_INTERVAL_MS) {
+    throw invalid(
+      field,
+      `must be at most ${MAX_INTERVAL_MS} ms (3650 days, about 10 years) (got ${describe(value)})`,
+    );
+  }
   return value;
-}
-
-/** A time as a Date, an ISO-8601 string or epoch milliseconds. */
-export function parseTime(value: unknown, field: string): number {
-  let time: number;
-  if (value instanceof Date) time = value.getTime();
-  else if (typeof value === "number") time = value;
-  else if (typeof value === "string" && value.trim() !== "") time = Date.parse(value);
-  else
-    throw invalid(field, `must be a Date, an ISO-8601 time or epoch milliseconds (got ${describe(value)})`);
-  if (!Number.isFinite(time)) throw invalid(field, `is not a valid date (got ${describe(value)})`);
-  return time;
 }

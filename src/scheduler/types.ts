@@ -39,9 +39,12 @@ interface ScheduleBase<T extends TaskDefinition> {
 
 /** Every `every` ms from `startAt` (the seeds' `schedule(scheduled_time, interval, repeat)`). */
 export interface IntervalSchedule<T extends TaskDefinition = TaskDefinition> extends ScheduleBase<T> {
-  /** Interval in milliseconds, at least 1 000. */
+  /** Interval in milliseconds, from 1 000 (1 s) to 3 650 days. */
   readonly every: number;
-  /** First slot (Date, ISO-8601 or epoch ms). Default: when the schedule is first created. */
+  /**
+   * First slot (Date, ISO-8601 with its zone, or epoch ms), at most `reservationHorizonDays`
+   * ahead. Default: when the schedule is first created.
+   */
   readonly startAt?: Date | string | number;
   readonly cron?: undefined;
   readonly tz?: undefined;
@@ -60,7 +63,11 @@ export interface CronSchedule<T extends TaskDefinition = TaskDefinition> extends
 /** One entry of a `register` list (or of the config's `schedules`). */
 export type ScheduleEntry<T extends TaskDefinition = TaskDefinition> = IntervalSchedule<T> | CronSchedule<T>;
 
-/** A schedule as the ledger records it. Times are `Date`s; the payload is decoded. */
+/**
+ * A schedule as the ledger records it. Times are `Date`s; the payload is decoded. A stored field
+ * this version cannot read (a row written by hand) is null here and named in `unreadable`; the
+ * fields its spec holds (`every` … `maxAttempts`) are all null when `unreadable` has `"spec"`.
+ */
 export interface Schedule<Payload = unknown> {
   readonly id: number;
   readonly key: string;
@@ -77,10 +84,10 @@ export interface Schedule<Payload = unknown> {
   readonly cron: string | null;
   readonly tz: string | null;
   readonly repeat: number | null;
-  readonly overlap: OverlapPolicy;
-  readonly queue: string;
-  readonly timeoutMs: number;
-  readonly maxAttempts: number;
+  readonly overlap: OverlapPolicy | null;
+  readonly queue: string | null;
+  readonly timeoutMs: number | null;
+  readonly maxAttempts: number | null;
   readonly status: ScheduleStatus;
   /** True when `register` manages it (declared in code); false when made with `schedule` / `cron`. */
   readonly declared: boolean;
@@ -91,8 +98,10 @@ export interface Schedule<Payload = unknown> {
   readonly lastRunAt: Date | null;
   /** Runs created so far (skipped slots not counted). */
   readonly runCount: number;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
+  readonly createdAt: Date | null;
+  readonly updatedAt: Date | null;
+  /** Stored fields that could not be read, shown as null (`"spec"`, `"payload"`, `"nextRunAt"`, …); empty normally. */
+  readonly unreadable: readonly string[];
 }
 
 /** What `register` did, by key. */

@@ -50,7 +50,7 @@ export interface TaskDefinitionOptions<Payload, Result> {
   /** Unique name; stored in `tasks.name` (the seeds used the function's `__name__`). */
   readonly name: string;
   readonly run: (payload: Payload, ctx: TaskContext) => Result | Promise<Result>;
-  /** Hard limit for one attempt, ms. Default 60 000 (the seeds' TaskBase.timeout). */
+  /** Hard limit for one attempt, ms, at most 2 147 483 647 (about 24.8 days). Default 60 000 (the seeds' TaskBase.timeout). */
   readonly timeout?: number;
   /** Retries after a failure: a count, or `{ max, delay, backoff }`. Default 3 tries 5 s apart. */
   readonly retry?: RetryOption;
@@ -82,6 +82,8 @@ export type PayloadOf<T> = T extends TaskDefinition<infer P, any> ? P : never;
 export type ResultOf<T> = T extends TaskDefinition<any, infer R> ? Awaited<R> : never;
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
+/** The longest timeout: a Node.js timer set longer fires after 1 ms instead. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
@@ -107,7 +109,7 @@ export function defineTask<Payload = unknown, Result = unknown>(
   }
   if (typeof options.run !== "function") throw invalid("run", "must be a function");
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
-  assertPositiveInt(timeout, "timeout");
+  assertTimeout(timeout, "timeout");
   const retry = normalizeRetry(options.retry, "retry", DEFAULT_RETRY);
   if (options.queue !== undefined) assertQueueName(options.queue, "queue");
   const isolation = options.isolation ?? "none";
@@ -146,6 +148,17 @@ function callerModule(): string | undefined {
     if (url !== self) return url;
   }
   return undefined;
+}
+
+/** A timeout of one attempt: whole milliseconds, positive, at most {@link MAX_TIMEOUT_MS}. */
+export function assertTimeout(value: unknown, field: string): asserts value is number {
+  assertPositiveInt(value, field);
+  if (value > MAX_TIMEOUT_MS) {
+    throw invalid(
+      field,
+      `must be at most ${MAX_TIMEOUT_MS} ms (about 24.8 days, the longest a Node.js timer waits) (got ${value})`,
+    );
+  }
 }
 
 export function assertQueueName(value: unknown, field: string): asserts value is string {

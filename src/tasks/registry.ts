@@ -1,9 +1,11 @@
-import { TaskledgerError } from "../core/errors.js";
+import { invalid, TaskledgerError } from "../core/errors.js";
+import type { Settings } from "../runtime.js";
 import type { TaskDefinition } from "./define.js";
 
 /** The task definitions an instance knows, by name. */
 export class TaskRegistry {
   readonly #byName = new Map<string, TaskDefinition>();
+  #queues: readonly string[] | undefined;
 
   constructor(tasks: Iterable<TaskDefinition> = []) {
     for (const task of tasks) this.add(task);
@@ -17,6 +19,7 @@ export class TaskRegistry {
       });
     }
     this.#byName.set(task.name, task);
+    this.#queues = undefined;
   }
 
   get(name: string): TaskDefinition | undefined {
@@ -43,4 +46,42 @@ export class TaskRegistry {
   names(): string[] {
     return [...this.#byName.keys()].sort();
   }
+
+  /** The queues the definitions name (`defineTask({ queue })`), in task-name order. */
+  queues(): readonly string[] {
+    this.#queues ??= [...new Set(this.names().flatMap((name) => this.#byName.get(name)?.queue ?? []))];
+    return this.#queues;
+  }
+}
+
+/**
+ * The queues a task may be sent to, in priority order: the declared `queues` when there are;
+ * otherwise `high`, `default` and every defined task's own queue. Workers serve these by default,
+ * so no task waits in a queue that nobody serves.
+ */
+export function knownQueues(settings: Pick<Settings, "queues">, registry: TaskRegistry): string[] {
+  if (settings.queues) return [...settings.queues];
+  return [...new Set(["high", "default", ...registry.queues()])];
+}
+
+/** Refuse a queue outside {@link knownQueues}, listing them. */
+export function assertKnownQueue(
+  queue: string,
+  settings: Pick<Settings, "queues">,
+  registry: TaskRegistry,
+  field = "queue",
+): void {
+  const declared = settings.queues;
+  if (declared ? declared.includes(queue) : isDefaultQueue(queue, registry)) return;
+  const known = knownQueues(settings, registry).join(", ");
+  throw invalid(
+    field,
+    declared
+      ? `unknown queue "${queue}" (declared: ${known})`
+      : `unknown queue "${queue}": no worker serves it (known: ${known}; declare others with the queues option)`,
+  );
+}
+
+function isDefaultQueue(queue: string, registry: TaskRegistry): boolean {
+  return queue === "high" || queue === "default" || registry.queues().includes(queue);
 }

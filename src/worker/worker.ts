@@ -9,6 +9,7 @@ import { toTask } from "../ledger/rows.js";
 import type { NotificationRow } from "../ledger/schema.js";
 import { sweep } from "../maintenance/sweeper.js";
 import type { Runtime } from "../runtime.js";
+import { assertKnownQueue, knownQueues } from "../tasks/registry.js";
 import { type RunningAttempt, startAttempt } from "./runner.js";
 import { type Settlement, settle, toOutcome } from "./settle.js";
 
@@ -64,13 +65,9 @@ export function createWorker(
   const concurrency = options.concurrency ?? 10;
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw invalid("concurrency", "must be a positive integer");
-  const queues = options.queues ?? defaultQueues(rt);
+  const queues = options.queues ?? knownQueues(rt.settings, rt.registry);
   if (queues.length === 0) throw invalid("queues", "must name at least one queue");
-  for (const queue of queues) {
-    if (rt.settings.queues && !rt.settings.queues.includes(queue)) {
-      throw invalid("queues", `unknown queue "${queue}" (declared: ${rt.settings.queues.join(", ")})`);
-    }
-  }
+  for (const queue of queues) assertKnownQueue(queue, rt.settings, rt.registry, "queues");
   const id = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   const graceDefault = options.shutdownGraceMs ?? rt.settings.shutdownGraceMs;
   const log = (message: string) => console.error(`taskledger worker ${id}: ${message}`);
@@ -467,14 +464,4 @@ function parseRetry(text: string): RetryTiming {
     retryPolicies.set(text, policy);
   }
   return policy;
-}
-
-function defaultQueues(rt: Runtime): string[] {
-  if (rt.settings.queues) return [...rt.settings.queues];
-  const names = ["high", "default"];
-  for (const name of rt.registry.names()) {
-    const queue = rt.registry.get(name)?.queue;
-    if (queue && !names.includes(queue)) names.push(queue);
-  }
-  return names;
 }

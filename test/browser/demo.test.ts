@@ -55,7 +55,12 @@ beforeAll(async () => {
     RSS_FEED_URL: `http://127.0.0.1:${aux.port}/feed.xml`,
   });
   browser = await launchBrowser();
-  tl = createTaskledger({ database: server.database, tasks: [xssProbe, idle], pollIntervalMs: 50 });
+  tl = createTaskledger({
+    database: server.database,
+    tasks: [xssProbe, idle],
+    queues: ["probe"],
+    pollIntervalMs: 50,
+  });
   probes = tl.createWorker({ queues: ["probe"], concurrency: 2 });
   await probes.start();
   mkdirSync(SCREENSHOTS, { recursive: true });

@@ -138,13 +138,13 @@ describe("cancel", () => {
   it("refuses finished and canceled tasks with a reason", async () => {
     const ok = defineTask({ name: "ok", run: async () => 1 });
     const bad = defineTask({ name: "bad", retry: 0, run: async () => Promise.reject(new Error("x")) });
-    const { tl } = openLedger({ tasks: [ok, bad] });
-    await tl.createWorker().start();
+    // "parked": a declared queue no worker takes, so the cancel below cannot race a claim.
+    const { tl } = openLedger({ tasks: [ok, bad], queues: ["high", "default", "parked"] });
+    await tl.createWorker({ queues: ["high", "default"] }).start();
     const finished = await tl.tasks.enqueue(ok, null, { description: "ok" });
     const failed = await tl.tasks.enqueue(bad, null, { description: "bad" });
     await waitForTask(tl, finished.id, isTerminal);
     await waitForTask(tl, failed.id, isTerminal);
-    // A queue no worker takes, so the cancel cannot race a claim.
     const canceled = await tl.tasks.enqueue(ok, null, { description: "c", queue: "parked" });
     expect((await tl.tasks.cancel(canceled.id)).ok).toBe(true);
 

@@ -35,7 +35,7 @@ function rawQueueJob(file: string, id: number): Record<string, unknown> | undefi
 
 describe("enqueue", () => {
   it("writes the row with owner, queue, priority, timeout and retry, and its queue entry", async () => {
-    const { tl, file } = openLedger({ tasks: [mail, other] });
+    const { tl, file } = openLedger({ tasks: [mail, other], queues: ["default", "mail"] });
     const task = await tl.tasks.enqueue(
       mail,
       { to: "a@example.com" },
@@ -159,7 +159,7 @@ describe("enqueueMany", () => {
   });
 
   it("stores each item's own values whichever columns the items of a batch share", async () => {
-    const { tl, file } = openLedger({ tasks: [mail, other] });
+    const { tl, file } = openLedger({ tasks: [mail, other], queues: ["high", "default", "q"] });
     // Batches in which different sets of columns vary (more sets than the insert keeps shapes
     // for), some with every column the same, of sizes across the statement chunks.
     const variants: ((n: number) => { task: typeof mail | string; options: Record<string, unknown> })[] = [

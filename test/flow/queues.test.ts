@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defineTask, TaskledgerError } from "../../src/index.js";
+import { knownQueues } from "../../src/tasks/registry.js";
 import { tableCounts } from "../helpers/index.js";
 import { isTerminal, openLedger, waitForTask } from "./fixture.js";
 
@@ -30,7 +31,7 @@ describe("queues", () => {
 
   it("follows the worker's queue order and leaves queues it does not take", async () => {
     const { order, task } = recorder();
-    const { tl } = openLedger({ tasks: [task] });
+    const { tl } = openLedger({ tasks: [task], queues: ["alpha", "beta", "gamma"] });
     const a = await tl.tasks.enqueue(task, "a", { description: "a", queue: "alpha" });
     const b = await tl.tasks.enqueue(task, "b", { description: "b", queue: "beta" });
     const c = await tl.tasks.enqueue(task, "c", { description: "c", queue: "gamma" });
@@ -79,6 +80,32 @@ describe("queues", () => {
     expect(() => tl.createWorker({ queues: ["mail", "nope"] })).toThrow(/queues: unknown queue "nope"/);
     const ok = await tl.tasks.enqueue(task, "m", { description: "m", queue: "mail" });
     expect(ok.queue).toBe("mail");
+  });
+
+  it("without declared queues, knows high, default and the tasks' own queues, and refuses any other", async () => {
+    const { task } = recorder();
+    const routed = defineTask({ name: "routed", queue: "reports", run: async () => 1 });
+    const { tl, file } = openLedger({ tasks: [task, routed] });
+    expect(knownQueues(tl.settings, tl.registry)).toEqual(["high", "default", "reports"]);
+    expect(tl.createWorker().queues).toEqual(["high", "default", "reports"]);
+    for (const queue of ["high", "default", "reports"]) {
+      expect((await tl.tasks.enqueue(task, queue, { description: queue, queue })).queue).toBe(queue);
+    }
+    const before = tableCounts(file);
+    for (const attempt of [
+      () => tl.tasks.enqueue(task, "x", { description: "x", queue: "nobody" }),
+      () => tl.tasks.enqueueMany([{ task, payload: "x", options: { description: "x", queue: "nobody" } }]),
+      () => tl.tasks.reserve(Date.now() + 60_000, task, "x", { description: "x", queue: "nobody" }),
+      () => tl.schedules.schedule({ key: "k", task, description: "x", every: 60_000, queue: "nobody" }),
+    ]) {
+      const error = await attempt().catch((e) => e);
+      expect(error).toBeInstanceOf(TaskledgerError);
+      expect(error).toMatchObject({ code: "invalid_input", field: "queue" });
+      expect(error.message).toBe(
+        'queue: unknown queue "nobody": no worker serves it (known: high, default, reports; declare others with the queues option)',
+      );
+    }
+    expect(tableCounts(file)).toEqual(before);
   });
 
   it("a worker takes every declared queue by default, in declared order", async () => {

@@ -25,9 +25,10 @@ describe("reads", () => {
       },
     });
     const quick = defineTask({ name: "quick", run: async () => 1 });
-    const { tl } = openLedger({ tasks: [hold, quick], clock });
+    // "parked": a declared queue no worker takes.
+    const { tl } = openLedger({ tasks: [hold, quick], clock, queues: ["high", "default", "parked"] });
     const done = await tl.tasks.enqueue(quick, null, { description: "done", owner: "alice" });
-    await tl.createWorker({ concurrency: 1 }).start();
+    await tl.createWorker({ concurrency: 1, queues: ["high", "default"] }).start();
     await waitForTask(tl, done.id, isTerminal);
     const running = await tl.tasks.enqueue(hold, null, { description: "running", owner: "alice" });
     await entered.promise;
@@ -63,7 +64,7 @@ describe("reads", () => {
         return ctx.id;
       },
     });
-    const { tl } = openLedger({ tasks: [job], clock });
+    const { tl } = openLedger({ tasks: [job], clock, queues: ["high", "default", "parked"] });
     const ids: number[] = [];
     for (let i = 0; i < 7; i++) {
       const task = await tl.tasks.enqueue(job, i === 4, { description: `task ${i}`, owner: "alice" });
@@ -71,7 +72,7 @@ describe("reads", () => {
       ids.push(task.id);
     }
     await tl.tasks.enqueue(job, false, { description: "bob's", owner: "bob", queue: "parked" });
-    await tl.createWorker({ concurrency: 7 }).start();
+    await tl.createWorker({ concurrency: 7, queues: ["high", "default"] }).start();
     await Promise.all(ids.map((id) => waitForTask(tl, id, (t) => t.status === "running")));
     const finishOrder = [2, 0, 6, 4, 1, 5, 3].map((i) => ids[i]!);
     for (const id of finishOrder) {

@@ -43,7 +43,7 @@ describe("reserve", () => {
 
   it("keeps an explicit queue, and falls back to default when declared queues lack high", async () => {
     const clock = new ManualClock();
-    const { tl } = openLedger({ tasks: [report], clock });
+    const { tl } = openLedger({ tasks: [report], clock, queues: ["high", "default", "low"] });
     const at = clock.now() + 31_000;
     expect(
       (await tl.tasks.reserve(at, report, { month: "m" }, { description: "d", queue: "low" })).queue,

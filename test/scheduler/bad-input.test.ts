@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ScheduleEntry } from "../../src/index.js";
+import { MAX_INTERVAL_MS } from "../../src/scheduler/timing.js";
 import { openLedger } from "../flow/fixture.js";
 import { tableCounts } from "../helpers/index.js";
 import { noop } from "./fixture.js";
@@ -74,11 +75,24 @@ describe("bad schedules are refused, nothing stored", () => {
     [999, /at least 1000 \(1 s\) \(got 999\)/],
     [1_500.5, /whole number/],
     ["60000", /must be a number of milliseconds \(got "60000"\)/],
+    [1e30, /must be at most 315360000000 ms \(3650 days, about 10 years\) \(got 1e\+30\)/],
+    [2 ** 53, /must be at most 315360000000 ms/],
+    [8.64e15, /must be at most 315360000000 ms/],
+    [MAX_INTERVAL_MS + 1, /must be at most 315360000000 ms/],
   ])("interval %s", async (ms, message) => {
     const { tl, file } = openLedger({ tasks: [noop] });
     await expect(tl.schedules.schedule(every(ms) as never)).rejects.toEqual(refused("every", message));
     await expect(tl.schedules.register([every(ms)])).rejects.toEqual(refused("schedules[0].every", message));
     expect(tableCounts(file).scheduled_tasks).toBe(0);
+  });
+
+  it("accepts the longest interval (3650 days) and a start at the horizon; every time stays a real date", async () => {
+    const { tl } = openLedger({ tasks: [noop] });
+    const startAt = Date.now() + 366 * 86_400_000 - 60_000;
+    const schedule = await tl.schedules.schedule(every(MAX_INTERVAL_MS, { startAt }) as never);
+    expect(schedule.nextRunAt?.getTime()).toBe(startAt);
+    const listed = await tl.schedules.list();
+    expect(listed.map((s) => [s.every, s.nextRunAt?.getTime()])).toEqual([[MAX_INTERVAL_MS, startAt]]);
   });
 
   it.each([0, -1, 1.5, Number.NaN])("repeat %s", async (repeat) => {
@@ -123,6 +137,11 @@ describe("bad schedules are refused, nothing stored", () => {
     [{ payload: { big: 1n } }, "payload.big", /BigInt/],
     [{ overlap: "queue" }, "overlap", /must be "skip" or "allow"/],
     [{ startAt: "someday" }, "startAt", /not a valid date/],
+    [{ startAt: "2030-01-01T09:00:00" }, "startAt", /has no time zone: add Z or an offset such as \+09:00/],
+    [{ startAt: 1e20 }, "startAt", /beyond the range of dates/],
+    [{ startAt: Date.now() + 367 * 86_400_000 }, "startAt", /more than 366 days ahead/],
+    [{ startAt: "9999-12-31T00:00:00Z" }, "startAt", /the limit is reservationHorizonDays \(366\)/],
+    [{ timeout: 2 ** 31 }, "timeout", /at most 2147483647 ms/],
     [{ tz: "UTC" }, "tz", /cron schedules only/],
     [{ cron: "* * * * *" }, "cron", /either every or cron, not both|belongs to cron schedules/],
     [{ timeout: 0 }, "timeout", /positive integer/],

@@ -38,6 +38,13 @@ describe("defineTask", () => {
     expect(defineTask({ name: "c", run, queue: "high", timeout: 1 }).queue).toBe("high");
   });
 
+  it("accepts the longest timeout a Node.js timer can wait, 2^31 - 1 ms, and says so above it", () => {
+    expect(defineTask({ name: "long", run, timeout: 2 ** 31 - 1 }).timeout).toBe(2_147_483_647);
+    expect(refusal(() => defineTask({ name: "longer", run, timeout: 2 ** 31 })).message).toBe(
+      "timeout: must be at most 2147483647 ms (about 24.8 days, the longest a Node.js timer waits) (got 2147483648)",
+    );
+  });
+
   it.each([
     ["missing name", { run }, "name"],
     ["empty name", { name: "", run }, "name"],
@@ -51,6 +58,12 @@ describe("defineTask", () => {
     ["fractional timeout", { name: "t", run, timeout: 1.5 }, "timeout"],
     ["NaN timeout", { name: "t", run, timeout: Number.NaN }, "timeout"],
     ["string timeout", { name: "t", run, timeout: "60s" }, "timeout"],
+    [
+      "timeout of 2^31 ms (a Node.js timer would fire at once)",
+      { name: "t", run, timeout: 2 ** 31 },
+      "timeout",
+    ],
+    ["timeout of 1e30 ms", { name: "t", run, timeout: 1e30 }, "timeout"],
     ["negative retry", { name: "t", run, retry: -1 }, "retry"],
     ["fractional retry", { name: "t", run, retry: 1.5 }, "retry"],
     ["retry not a number or object", { name: "t", run, retry: "3" }, "retry"],

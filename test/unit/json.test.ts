@@ -41,6 +41,33 @@ describe("encodeJson", () => {
     ["a symbol-keyed property", { a: { [Symbol("k")]: 1 } }, "payload.a", /symbol/],
     ["a key that is not an identifier", { "two words": 1n }, 'payload["two words"]', /BigInt/],
     ["a top-level BigInt", 7n, "payload", /BigInt/],
+    [
+      "a Date",
+      { at: [new Date(Date.UTC(2030, 0, 1))] },
+      "payload.at[0]",
+      /Date is not JSON; use an ISO string: date\.toISOString\(\)/,
+    ],
+    ["a top-level Date", new Date(0), "payload", /Date is not JSON/],
+    [
+      "a Buffer",
+      { file: { bytes: Buffer.from("hi") } },
+      "payload.file.bytes",
+      /Buffer is not JSON; pass a string/,
+    ],
+    [
+      "a Uint8Array",
+      { bytes: new Uint8Array([1, 2]) },
+      "payload.bytes",
+      /Uint8Array is not JSON; pass an array of numbers/,
+    ],
+    ["a Float64Array", [new Float64Array(1)], "payload[0]", /Float64Array is not JSON/],
+    ["an ArrayBuffer", { raw: new ArrayBuffer(4) }, "payload.raw", /ArrayBuffer is not JSON/],
+    [
+      "another object with toJSON",
+      { link: new URL("https://example.com") },
+      "payload.link",
+      /URL is not plain JSON/,
+    ],
   ])("refuses %s with its JSON path", (_label, value, path, message) => {
     const error = refusal(value);
     expect(error.code).toBe("invalid_input");
@@ -64,17 +91,58 @@ describe("encodeJson", () => {
     expect(() => encodeJson(deep, "payload")).not.toThrow();
   });
 
-  it("accepts plain JSON, null-prototype objects, Dates (through toJSON) and top-level undefined", () => {
+  it("accepts plain JSON and null-prototype objects", () => {
     const bare = Object.assign(Object.create(null), { k: 1 });
     expect(encodeJson({ a: [1, "x", true, null, { b: -0.5 }] }, "payload")).toBe(
       '{"a":[1,"x",true,null,{"b":-0.5}]}',
     );
     expect(encodeJson(bare, "payload")).toBe('{"k":1}');
-    expect(encodeJson({ at: new Date(Date.UTC(2030, 0, 1)) }, "payload")).toBe(
-      '{"at":"2030-01-01T00:00:00.000Z"}',
+  });
+
+  it("follows JSON for undefined: an object property is left out, a top-level value is null", () => {
+    expect(encodeJson({ dropped: undefined, kept: 1, inner: { gone: undefined } }, "payload")).toBe(
+      '{"kept":1,"inner":{}}',
     );
+    expect(encodeJson(undefined, "payload")).toBe("null");
     expect(encodeJson(undefined, "result")).toBe("null");
-    expect(encodeJson({ dropped: undefined, kept: 1 }, "payload")).toBe('{"kept":1}');
+  });
+
+  it("accepts 100 levels of nesting and refuses one more, naming where", () => {
+    const nest = (levels: number) => {
+      let value: unknown = 1;
+      for (let i = 0; i < levels; i++) value = i % 2 ? [value] : { a: value };
+      return value;
+    };
+    expect(() => encodeJson(nest(100), "payload")).not.toThrow();
+    const error = refusal(nest(101));
+    expect(error.message).toMatch(/nests deeper than 100 levels/);
+    expect(error.field).toMatch(/^payload(\.a\[0\]){50}$/);
+  });
+
+  it("refuses data nested 100,000 deep with the depth error, not a stack overflow", () => {
+    let value: unknown = [];
+    for (let i = 0; i < 100_000; i++) value = { a: value };
+    const error = refusal(value);
+    expect(error.message).toMatch(/nests deeper than 100 levels/);
+    expect(error.field).toBe(`payload${".a".repeat(100)}`);
+  });
+
+  it("refuses an encoding over maxBytes, counting UTF-8 bytes, and accepts one at the limit", () => {
+    expect(encodeJson("x".repeat(8), "payload", 10)).toBe('"xxxxxxxx"');
+    expect(() => encodeJson("x".repeat(9), "payload", 10)).toThrow(
+      "payload: is 11 bytes of JSON; the limit is 10 (maxJsonBytes)",
+    );
+    // 3 characters, 9 bytes of UTF-8 (+2 quotes): over a limit of 10 by bytes, not by length.
+    const error = (() => {
+      try {
+        encodeJson({ title: "환영합" }, "result", 20);
+      } catch (e) {
+        return e as TaskledgerError;
+      }
+    })();
+    expect(error).toMatchObject({ code: "invalid_input", field: "result" });
+    expect(error?.message).toBe("result: is 21 bytes of JSON; the limit is 20 (maxJsonBytes)");
+    expect(encodeJson("x".repeat(5_000_000), "payload")).toHaveLength(5_000_002);
   });
 
   it("allows the same object twice when it is not a cycle", () => {

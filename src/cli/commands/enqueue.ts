@@ -21,7 +21,7 @@ export const enqueueCommand: Command = {
     "                          [--wait] [--json]",
     "",
     "  --payload JSON          the task's argument, as JSON (default null)",
-    "  --at TIME               reserve: run at this time (at least the reservation lead time ahead)",
+    "  --at TIME               reserve: run at this ISO-8601 time, with its zone (…Z or …+09:00)",
     "  --idempotency-key K     one task per owner and key: run again with the same K, the command",
     "                          shows the task recorded first and writes nothing (the same K with",
     "                          another task, payload or --at is refused)",

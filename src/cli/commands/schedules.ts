@@ -13,14 +13,22 @@ function statusText(schedule: Schedule): string {
   if (schedule.pausedAt) return color.yellow("paused");
   if (schedule.status === "failed") return color.red("failed");
   if (schedule.status === "death") return color.dim("death");
-  if (schedule.nextRunAt === null) return color.green("done");
+  if (schedule.nextRunAt === null && !schedule.unreadable.includes("nextRunAt")) return color.green("done");
   return color.green("running");
 }
 
+/** What a stored field that could not be read shows as. */
+const INVALID = "invalid";
+
 function when(schedule: Schedule): string {
+  if (schedule.unreadable.includes("spec")) return INVALID;
   if (schedule.cron !== null)
     return `cron ${schedule.cron}${schedule.tz && schedule.tz !== "UTC" ? ` (${schedule.tz})` : ""}`;
   return `every ${formatDuration(schedule.every ?? 0)}`;
+}
+
+function timeOf(schedule: Schedule, field: "nextRunAt" | "lastRunAt"): string {
+  return schedule.unreadable.includes(field) ? INVALID : formatTime(schedule[field]);
 }
 
 function formatDuration(ms: number): string {
@@ -61,8 +69,8 @@ async function list({ flags, out, open }: CommandContext): Promise<number> {
         s.name,
         when(s),
         statusText(s),
-        formatTime(s.nextRunAt),
-        formatTime(s.lastRunAt),
+        timeOf(s, "nextRunAt"),
+        timeOf(s, "lastRunAt"),
         s.repeat === null ? String(s.runCount) : `${s.runCount}/${s.repeat}`,
         truncate(s.description, 40),
       ]),

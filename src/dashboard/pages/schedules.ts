@@ -6,9 +6,12 @@ import { html, type SafeHtml } from "../html.js";
 import type { Rendered } from "./task-center.js";
 
 const RUNS = 20;
+/** What a stored field that could not be read shows as. */
+const INVALID = "invalid";
 
-/** "every 5 min" / "cron 0 9 * * 1-5 (Europe/Paris)", and how many runs remain. */
+/** "every 5 min" / "cron 0 9 * * 1-5 (Europe/Paris)", and how many runs remain; "invalid" when unreadable. */
 export function describeSpec(s: Schedule): string {
+  if (s.unreadable.includes("spec")) return INVALID;
   const base = s.type === "cron" ? `cron ${s.cron} (${s.tz ?? "UTC"})` : `every ${duration(s.every ?? 0)}`;
   return s.repeat === null ? base : `${base}, ${s.repeat} runs in all`;
 }
@@ -18,6 +21,12 @@ function duration(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
   if (ms % 60_000 === 0) return `${ms / 60_000} min`;
   return `${ms / 1000} s`;
+}
+
+/** A time of the schedule, or "invalid" when its stored value could not be read. */
+function timeOf(s: Schedule, field: "nextRunAt" | "lastRunAt" | "pausedAt"): SafeHtml {
+  if (s.unreadable.includes(field)) return html`<span class="muted">${INVALID}</span>`;
+  return time(s[field], { relative: true });
 }
 
 function scheduleStatus(s: Schedule): SafeHtml {
@@ -63,8 +72,8 @@ export async function renderSchedules(tl: Taskledger, ctx: PageContext): Promise
               <td><a class="task-title" href="${ctx.base}/admin/schedules/${s.id}">${s.key}</a><div class="muted small">${s.name} · ${s.description}</div></td>
               <td>${describeSpec(s)}</td>
               <td>${scheduleStatus(s)}</td>
-              <td>${s.pausedAt ? html`<span class="muted">paused</span>` : time(s.nextRunAt, { relative: true })}</td>
-              <td>${time(s.lastRunAt, { relative: true })}</td>
+              <td>${s.pausedAt ? html`<span class="muted">paused</span>` : timeOf(s, "nextRunAt")}</td>
+              <td>${timeOf(s, "lastRunAt")}</td>
               <td class="num">${s.runCount}</td>
               <td>${actions(ctx, s, `${ctx.base}/admin/schedules`)}</td>
             </tr>`,
@@ -91,15 +100,15 @@ export async function renderSchedule(
         <dt>Task</dt><dd>${s.name}</dd>
         <dt>When</dt><dd>${describeSpec(s)}</dd>
         <dt>Owner</dt><dd>${s.owner ?? "system"}</dd>
-        <dt>Queue</dt><dd>${s.queue}</dd>
-        <dt>Next run</dt><dd>${s.pausedAt ? html`paused ${time(s.pausedAt, { relative: true })}` : time(s.nextRunAt, { relative: true })}</dd>
-        <dt>Last run</dt><dd>${time(s.lastRunAt, { relative: true })}</dd>
+        <dt>Queue</dt><dd>${s.queue ?? INVALID}</dd>
+        <dt>Next run</dt><dd>${s.pausedAt ? html`paused ${timeOf(s, "pausedAt")}` : timeOf(s, "nextRunAt")}</dd>
+        <dt>Last run</dt><dd>${timeOf(s, "lastRunAt")}</dd>
         <dt>Runs</dt><dd>${s.runCount}</dd>
         <dt>Declared in code</dt><dd>${s.declared ? "yes" : "no"}</dd>
       </dl>
       <div class="actions">${actions(ctx, s, `${ctx.base}/admin/schedules/${s.id}`)}</div>
     </section>
-    <section class="card" id="payload"><h2>Payload</h2><pre class="code">${JSON.stringify(s.payload, null, 2)}</pre></section>
+    <section class="card" id="payload"><h2>Payload</h2><pre class="code">${s.unreadable.includes("payload") ? INVALID : JSON.stringify(s.payload, null, 2)}</pre></section>
     ${section(
       "runs",
       "Run history",
