@@ -409,6 +409,25 @@ function byId(eb: ExpressionBuilder<any, any>, rows: readonly { id: unknown; val
   return cases.end();
 }
 
+/** `id IN (…) AND attempts = CASE id WHEN … END`: each row, at its own attempt only (the fence). */
+function atAttempts(eb: ExpressionBuilder<any, any>, rows: readonly { id: unknown; attempts: unknown }[]) {
+  return eb.and([
+    eb(
+      "id",
+      "in",
+      rows.map((r) => r.id),
+    ),
+    eb(
+      "attempts",
+      "=",
+      byId(
+        eb,
+        rows.map((r) => ({ id: r.id, value: r.attempts })),
+      ),
+    ),
+  ]);
+}
+
 /** The fenced write of final outcomes: only the current attempt of a running task. */
 const settleRowsWith = (column: "result" | "log") =>
   statementsBySize((db, arg, size) => {
@@ -430,17 +449,7 @@ const settleRowsWith = (column: "result" | "log") =>
         finished_at: arg(2),
         updated_at: arg(2),
       }))
-      .where(
-        "id",
-        "in",
-        rows.map((r) => r.id),
-      )
-      .where("attempts", "=", (eb: ExpressionBuilder<any, any>) =>
-        byId(
-          eb,
-          rows.map((r) => ({ id: r.id, value: r.attempts })),
-        ),
-      )
+      .where((eb: ExpressionBuilder<any, any>) => atAttempts(eb, rows))
       .where("status", "not in", NOT_RUNNING)
       .returningAll();
   });
@@ -602,17 +611,7 @@ const extendRows = statementsBySize((db, arg, size) => {
   return db
     .updateTable("tasks")
     .set({ lease_expires_at: arg(1) })
-    .where(
-      "id",
-      "in",
-      rows.map((r) => r.id),
-    )
-    .where("attempts", "=", (eb: ExpressionBuilder<any, any>) =>
-      byId(
-        eb,
-        rows.map((r) => ({ id: r.id, value: r.attempts })),
-      ),
-    )
+    .where((eb: ExpressionBuilder<any, any>) => atAttempts(eb, rows))
     .where("worker_id", "=", arg(0))
     .where("status", "not in", NOT_RUNNING)
     .returning(["id", "attempts"]);
