@@ -293,7 +293,7 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
     const path = withinBase(url.pathname, basePath);
-    if (path === "/api/health") return json(200, { ok: true, version: VERSION, engine: tl.engine.name });
+    if (path === "/api/health") return json(200, { ok: true, version: VERSION, engine: tl.ledger.engine });
     const match = path === undefined ? ({ kind: "none" } as const) : router.match(request.method, path);
     if (match.kind === "none")
       return markUnmatched(json(404, { error: { code: "not_found", message: "no such route" } }));

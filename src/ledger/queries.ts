@@ -157,16 +157,3 @@ export async function listWorkers(db: Db): Promise<WorkerRow[]> {
   return (await db.selectFrom("workers").selectAll().orderBy("started_at").execute()) as WorkerRow[];
 }
 
-/** Running tasks as (id, attempts), to pair with engine leases. */
-export async function runningAttempts(
-  db: Db,
-  ids: readonly number[],
-): Promise<{ id: number; attempts: number; max_attempts: number; cancel_requested_at: number | null }[]> {
-  if (ids.length === 0) return [];
-  return await db
-    .selectFrom("tasks")
-    .select(["id", "attempts", "max_attempts", "cancel_requested_at"])
-    .where("id", "in", ids)
-    .where("status", "=", "running")
-    .execute();
-}

@@ -1,5 +1,6 @@
 import { decodeJson } from "../core/json.js";
 import type { Notification, Task, TaskStatus, WorkerInfo } from "../core/types.js";
+import type { Delivery } from "../engine/contract.js";
 import type { NotificationRow, TaskRow, WorkerRow } from "./schema.js";
 
 /** Row → domain mapping, in exactly one place. Integers may arrive as strings (pg int8). */
@@ -96,5 +97,16 @@ export function taskToJson(task: Task): Record<string, unknown> {
     startedAt: iso(task.startedAt),
     finishedAt: iso(task.finishedAt),
     updatedAt: iso(task.updatedAt),
+  };
+}
+
+/** The delivery of a waiting task's next attempt ("attempt n of task id may start at run_at"). */
+export function toDelivery(row: TaskRow): Delivery {
+  return {
+    id: Number(row.id),
+    attempt: Number(row.attempts) + 1,
+    queue: row.queue,
+    priority: Number(row.priority),
+    runAt: Number(row.run_at ?? row.reserved_at ?? row.created_at),
   };
 }

@@ -1,8 +1,8 @@
+import { cancelTask } from "../client/record.js";
 import { clampLimit } from "../client/task-service.js";
 import { describe } from "../core/backoff.js";
 import { invalid, TaskledgerError } from "../core/errors.js";
 import type { Task } from "../core/types.js";
-import * as ledger from "../ledger/ledger.js";
 import * as queries from "../ledger/queries.js";
 import { toTask } from "../ledger/rows.js";
 import type { ScheduledTaskRow } from "../ledger/schema.js";
@@ -128,7 +128,7 @@ export class ScheduleService {
       summary.removed.sort();
       return summary;
     });
-    this.#rt.engine.notify();
+    this.#rt.notifier.changed();
     return summary;
   }
 
@@ -184,25 +184,21 @@ export class ScheduleService {
     await this.#rt.ready();
     const key = assertRef(ref);
     const now = this.#rt.clock.now();
-    const removed = await this.#rt.transaction(async (tx) => {
+    return this.#rt.write(async (tx, commit) => {
       const row = await store.getSchedule(tx, key);
       if (!row) throw notFound(key);
       const id = Number(row.id);
+      // Its runs go with it (the rows cascade): waiting ones are taken back, running ones asked to stop.
       const unfinished = await store.unfinishedRuns(tx, id);
-      await this.#rt.engine.discard(
-        tx,
-        unfinished.filter((r) => r.status !== "running").map((r) => r.id),
-      );
+      await commit.withdraw(unfinished.filter((r) => r.status !== "running").map((r) => r.id));
       for (const run of unfinished.filter((r) => r.status === "running")) {
-        await ledger.requestCancel(tx, run.id, now);
-        await this.#rt.engine.requestCancel(tx, run.id);
+        await cancelTask(commit, run, "", now);
       }
       const runs = await store.countRuns(tx, id);
-      await tx.deleteFrom("scheduled_tasks").where("id", "=", id).execute();
+      await store.deleteSchedule(tx, id);
+      commit.changed();
       return { schedule: store.toSchedule(row), runs };
     });
-    this.#rt.engine.notify();
-    return removed;
   }
 
   /** A schedule's runs, newest first; page with `cursor` (the last id seen). */
@@ -231,7 +227,7 @@ export class ScheduleService {
       else if (change.update) await store.updateSchedule(tx, change.id, change.update, now);
       return (await store.getSchedule(tx, draft.key))!;
     });
-    this.#rt.engine.notify();
+    this.#rt.notifier.changed();
     return store.toSchedule(row);
   }
 
@@ -248,7 +244,7 @@ export class ScheduleService {
       const set = update(row, now);
       return set ? ((await store.updateSchedule(tx, Number(row.id), set, now)) ?? row) : row;
     });
-    this.#rt.engine.notify();
+    this.#rt.notifier.changed();
     return store.toSchedule(row);
   }
 }

@@ -250,6 +250,11 @@ export async function unfinishedRuns(db: Db, scheduleId: number): Promise<{ id: 
   return rows.map((r) => ({ id: num(r.id), status: r.status }));
 }
 
+/** Delete a schedule; its runs go with it (ON DELETE CASCADE). */
+export async function deleteSchedule(db: Db, id: number): Promise<void> {
+  await db.deleteFrom("scheduled_tasks").where("id", "=", id).execute();
+}
+
 export async function countRuns(db: Db, scheduleId: number): Promise<number> {
   const row = await db
     .selectFrom("tasks")

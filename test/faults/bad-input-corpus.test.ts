@@ -10,6 +10,7 @@ import {
   TaskledgerError,
   type TaskledgerOptions,
 } from "../../src/index.js";
+import { runtimeOf } from "../../src/internals.js";
 import { createScheduler } from "../../src/scheduler/scheduler.js";
 import { run, writeGatedConfig } from "../cli/cli.js";
 import { openLedger } from "../flow/fixture.js";
@@ -601,7 +602,7 @@ describe("a list of schedules answers with a row it cannot read", () => {
     const db = new BetterSqlite3(file);
     db.prepare("update scheduled_tasks set next_run_at = ?").run(Date.now() - 1_000);
     db.close();
-    const scheduler = createScheduler(tl.runtime, tl.schedules);
+    const scheduler = createScheduler(runtimeOf(tl), tl.schedules);
     const report = await scheduler.tick();
     const fired = await Promise.all(
       report.fired.map(async (f) => (await tl.schedules.get(f.scheduleId))!.key),
