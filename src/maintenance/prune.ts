@@ -88,9 +88,10 @@ export interface PruneReport {
 
 /**
  * Rows looked at per transaction. Measured on 200,000 old tasks and their 600,000 notifications
- * (bench/prune.js, a shared 2-core machine): a batch of 1,000 holds the write lock 1.2 ms at the
- * median and 11 ms at the 99th percentile, well under the 100 ms a claim may wait; 5,000 took
- * 7 and 21 ms, 250 took 0.5 and 5 ms but made the pass four times longer.
+ * (bench/prune.js, a 2-core machine shared with other work): a batch of 1,000 holds the write
+ * lock 1.2 ms at the median and 11–32 ms at the 99th percentile (the tail is the machine's other
+ * load), well under the 100 ms a claim may wait; 5,000 took 7–13 ms and 21–115 ms, 250 took
+ * 0.5 ms and 5–15 ms but made the pass three times longer.
  */
 export const PRUNE_BATCH = 1_000;
 
