@@ -13,7 +13,7 @@ import { ledgerMigrations, runMigrations } from "./ledger/migrations.js";
 import * as queries from "./ledger/queries.js";
 import { isLive, toWorker } from "./ledger/rows.js";
 import {
-  assertCount,
+  assertInteger,
   compileRetention,
   createPruner,
   limitsOf,
@@ -222,7 +222,7 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
     },
     async prune(pruneOptions = {}) {
       const olderThan = pruneOptions.olderThan ?? limitsOf(settings).maxAgeMs;
-      assertCount(olderThan, "olderThan", 0);
+      assertInteger(olderThan, "olderThan", 0);
       await runtime.ready();
       return prune(runtime, { olderThanMs: olderThan, dryRun: pruneOptions.dryRun === true });
     },

@@ -52,14 +52,16 @@ export function compileRetention(value: RetentionOptions | false | undefined): R
     if (!known.includes(key))
       throw invalid(`retention.${key}`, `unknown option (one of ${known.join(", ")})`);
   }
-  const { maxAgeMs, scheduleRuns, intervalMs } = { ...RETENTION_DEFAULTS, ...value };
-  assertCount(maxAgeMs, "retention.maxAgeMs", 1);
-  assertCount(scheduleRuns, "retention.scheduleRuns", 0);
-  assertCount(intervalMs, "retention.intervalMs", 1);
+  const maxAgeMs = value.maxAgeMs ?? RETENTION_DEFAULTS.maxAgeMs;
+  const scheduleRuns = value.scheduleRuns ?? RETENTION_DEFAULTS.scheduleRuns;
+  const intervalMs = value.intervalMs ?? RETENTION_DEFAULTS.intervalMs;
+  assertInteger(maxAgeMs, "retention.maxAgeMs", 1);
+  assertInteger(scheduleRuns, "retention.scheduleRuns", 0);
+  assertInteger(intervalMs, "retention.intervalMs", 1);
   return Object.freeze({ maxAgeMs, scheduleRuns, intervalMs });
 }
 
-export function assertCount(value: unknown, field: string, min: 0 | 1): asserts value is number {
+export function assertInteger(value: unknown, field: string, min: 0 | 1): asserts value is number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
     const kind = min === 0 ? "a non-negative" : "a positive";
     throw invalid(field, `must be ${kind} integer (got ${describe(value)})`);
@@ -116,8 +118,8 @@ const MIN_PAUSE_MS = 10;
  */
 export async function prune(rt: Runtime, options: PruneOptions): Promise<PruneReport> {
   const { olderThanMs, dryRun = false, signal, batchSize = PRUNE_BATCH } = options;
-  assertCount(olderThanMs, "olderThanMs", 0);
-  assertCount(batchSize, "batchSize", 1);
+  assertInteger(olderThanMs, "olderThanMs", 0);
+  assertInteger(batchSize, "batchSize", 1);
   const cutoff = rt.clock.now() - olderThanMs;
   const keep = limitsOf(rt.settings).scheduleRuns;
 

@@ -347,5 +347,8 @@ describe("retention settings", () => {
     expect(tl.settings.retention).toEqual({ maxAgeMs: 30 * DAY, scheduleRuns: 100, intervalMs: 3_600_000 });
     await expect(tl.prune({ olderThan: -1 })).rejects.toMatchObject({ field: "olderThan" });
     expect(openLedger({ tasks: [job], retention: false }).tl.settings.retention).toBe(false);
+    expect(
+      openLedger({ tasks: [job], retention: { maxAgeMs: undefined, scheduleRuns: 0 } }).tl.settings.retention,
+    ).toEqual({ maxAgeMs: 30 * DAY, scheduleRuns: 0, intervalMs: 3_600_000 });
   });
 });
