@@ -90,10 +90,10 @@ export interface PruneReport {
 
 /**
  * Rows looked at per transaction. Measured on 200,000 old tasks and their 600,000 notifications
- * (bench/prune.js, a 2-core machine shared with other work): a batch of 1,000 holds the write
- * lock 1.2 ms at the median and 11–32 ms at the 99th percentile (the tail is the machine's other
- * load), well under the 100 ms a claim may wait; 5,000 took 7–13 ms and 21–115 ms, 250 took
- * 0.5 ms and 5–15 ms but made the pass three times longer.
+ * (bench/prune.js, 2 cores): a batch of 1,000 holds the write lock 1.2 ms at the median and 8 ms
+ * at the 99th percentile on a quiet machine (11–32 ms with other work on it), well under the
+ * 100 ms a claim may wait; 5,000 took 4–13 ms and 19–115 ms. Smaller batches only lengthen the
+ * pass, which is mostly pauses (below).
  */
 export const PRUNE_BATCH = 1_000;
 
@@ -101,11 +101,12 @@ export const PRUNE_BATCH = 1_000;
 const ROWS_PER_RUN = 50;
 
 /**
- * Writers in another process wait for the write lock in SQLite's busy handler, which sleeps
- * between tries (1, 2, 5, 10, 15, 20 … ms). Back-to-back batches would leave them no opening:
- * after each batch the pass pauses as long as the batch held the lock, and never less than this.
+ * A writer in another process that finds the write lock taken tries again after pauses that
+ * double up to 25 ms (sqlite-dialect.ts). Back-to-back batches would leave it no opening: after
+ * each batch the pass pauses as long as the batch held the lock, and never less than that longest
+ * pause, so a waiting claim's next try falls in the gap.
  */
-const MIN_PAUSE_MS = 10;
+const MIN_PAUSE_MS = 25;
 
 /**
  * One pass: old ended tasks, then old notifications, then schedule runs beyond the limit, oldest
