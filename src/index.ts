@@ -22,6 +22,7 @@ export {
 } from "./core/types.js";
 export { type Database, openDatabase } from "./ledger/database.js";
 export { taskToJson } from "./ledger/rows.js";
+export type { PruneReport, RetentionOptions } from "./maintenance/prune.js";
 export type { RunsOptions, ScheduleListOptions, ScheduleRef, ScheduleService } from "./scheduler/service.js";
 export { scheduleToJson } from "./scheduler/store.js";
 export {

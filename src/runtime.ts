@@ -22,6 +22,10 @@ export interface Settings {
   /** Fallback check for work when no wake-up arrives (file watching unavailable). */
   readonly pollIntervalMs: number;
   readonly shutdownGraceMs: number;
+  /** What workers prune, and how often (src/maintenance/prune.ts); false: they prune nothing. */
+  readonly retention:
+    | { readonly maxAgeMs: number; readonly scheduleRuns: number; readonly intervalMs: number }
+    | false;
 }
 
 /** The explicit dependencies of the client, worker and sweeper (no hidden globals). */

@@ -16,6 +16,15 @@ import { ledgerMigrations, runMigrations } from "./ledger/migrations.js";
 import * as queries from "./ledger/queries.js";
 import { isLive, toWorker } from "./ledger/rows.js";
 import type { NotificationRow } from "./ledger/schema.js";
+import {
+  assertInteger,
+  compileRetention,
+  createPruner,
+  limitsOf,
+  type PruneReport,
+  prune,
+  type RetentionOptions,
+} from "./maintenance/prune.js";
 import { type SweepReport, sweep } from "./maintenance/sweeper.js";
 import { NotificationBus } from "./notify/bus.js";
 import { createSqliteNotifier } from "./notify/notifier.js";
@@ -27,7 +36,7 @@ import { readSchedulerStatus } from "./scheduler/store.js";
 import type { ScheduleEntry, SchedulerStatus } from "./scheduler/types.js";
 import { assertQueueName, type TaskDefinition } from "./tasks/define.js";
 import { TaskRegistry } from "./tasks/registry.js";
-import { createWorker, type Worker, type WorkerOptions } from "./worker/worker.js";
+import { createWorker, type Worker, type WorkerExtension, type WorkerOptions } from "./worker/worker.js";
 
 export interface TaskledgerOptions {
   /** `sqlite:FILE` (default `sqlite:taskledger.db`, or `TASKLEDGER_DATABASE_URL`), or an opened database. */
@@ -63,6 +72,13 @@ export interface TaskledgerOptions {
   readonly pollIntervalMs?: number;
   /** What `worker.stop()` grants running tasks before aborting them, ms. Default 10 000. */
   readonly shutdownGraceMs?: number;
+  /**
+   * What the ledger forgets, so it stops growing: ended tasks and notifications older than
+   * `maxAgeMs` (default 30 days), ended schedule runs beyond each schedule's newest
+   * `scheduleRuns` (default 100). Every worker prunes every `intervalMs` (default 1 hour).
+   * `false`: workers prune nothing (`prune()` still does when called).
+   */
+  readonly retention?: RetentionOptions | false;
   /** Run migrations on first use. Default true. */
   readonly migrate?: boolean;
   readonly clock?: Clock;
@@ -95,6 +111,15 @@ export interface Taskledger {
   status(options?: { owner?: string | null }): Promise<StatusReport>;
   /** Recover expired leases and promote due reservations now (workers also do it periodically). */
   sweep(): Promise<SweepReport>;
+  /**
+   * Remove ended tasks and notifications older than `olderThan` ms (default `retention.maxAgeMs`)
+   * and schedule runs beyond the limit, in short transactions; `dryRun` only counts them.
+   *
+   * ```ts
+   * const { tasks, notifications, scheduleRuns } = await tl.prune({ olderThan: 7 * 86_400_000 });
+   * ```
+   */
+  prune(options?: { olderThan?: number; dryRun?: boolean }): Promise<PruneReport>;
   /** Create or update the tables. Safe to call any number of times, from any number of processes. */
   migrate(): Promise<void>;
   /** Stop this instance's workers and close the database. */
@@ -198,9 +223,10 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
       engine: engine.name,
     }),
     createWorker(workerOptions) {
-      const extensions = workerOptions?.withScheduler
+      const extensions: WorkerExtension[] = workerOptions?.withScheduler
         ? [createScheduler(runtime, schedules, { declared: options.schedules })]
         : [];
+      if (settings.retention) extensions.push(createPruner(runtime));
       const worker = createWorker(runtime, workerOptions, extensions);
       const start = worker.start.bind(worker);
       workers.add(worker);
@@ -233,6 +259,12 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
     async sweep() {
       await runtime.ready();
       return sweep(runtime);
+    },
+    async prune(pruneOptions = {}) {
+      const olderThan = pruneOptions.olderThan ?? limitsOf(settings).maxAgeMs;
+      assertInteger(olderThan, "olderThan", 0);
+      await runtime.ready();
+      return prune(runtime, { olderThanMs: olderThan, dryRun: pruneOptions.dryRun === true });
     },
     async migrate() {
       migrated = undefined;
@@ -320,5 +352,6 @@ function compileSettings(options: TaskledgerOptions): Settings {
     sweepIntervalMs,
     pollIntervalMs,
     shutdownGraceMs,
+    retention: compileRetention(options.retention),
   });
 }

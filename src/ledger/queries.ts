@@ -156,4 +156,3 @@ export async function waitingByQueue(
 export async function listWorkers(db: Db): Promise<WorkerRow[]> {
   return (await db.selectFrom("workers").selectAll().orderBy("started_at").execute()) as WorkerRow[];
 }
-
