@@ -18,6 +18,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import BetterSqlite3 from "better-sqlite3";
 import { createTaskledger } from "../dist/index.js";
+import { runtimeOf } from "../dist/internals.js";
 import { PRUNE_BATCH, prune } from "../dist/maintenance/prune.js";
 import { emit, percentile, round, say, sleep, summary, tempDatabase, wallNow } from "./lib.js";
 import { benchTasks, noop } from "./tasks.js";
@@ -47,14 +48,9 @@ async function claimer(url) {
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
   while (running) {
     const at = wallNow();
-    await tl.runtime.transaction((tx) =>
-      tl.engine.claim(tx, {
-        worker: "probe",
-        queues: ["probe"],
-        limit: 10,
-        leaseMs: 30_000,
-        now: Date.now(),
-      }),
+    const rt = runtimeOf(tl);
+    await rt.transaction((tx) =>
+      rt.engine.take({ worker: "probe", queues: ["probe"], limit: 10, now: Date.now() }, tx),
     );
     process.stdout.write(`${JSON.stringify({ at, ms: wallNow() - at })}\n`);
     await sleep(2);
@@ -152,10 +148,10 @@ async function timedPass(url, batchSize, keep) {
   await tl.migrate();
   const held = [];
   const rt = {
-    ...tl.runtime,
+    ...runtimeOf(tl),
     async transaction(fn) {
       let began = 0;
-      const result = await tl.runtime.transaction((tx) => {
+      const result = await runtimeOf(tl).transaction((tx) => {
         began = performance.now();
         return fn(tx);
       });

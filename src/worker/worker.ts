@@ -5,6 +5,7 @@ import { invalid, isTaskledgerError } from "../core/errors.js";
 import type { Task } from "../core/types.js";
 import * as ledger from "../ledger/ledger.js";
 import { toTask } from "../ledger/rows.js";
+import { relay } from "../maintenance/relay.js";
 import { sweep } from "../maintenance/sweeper.js";
 import type { Runtime } from "../runtime.js";
 import { assertKnownQueue, knownQueues } from "../tasks/registry.js";
@@ -373,11 +374,16 @@ export function createWorker(
       };
       lastBeat = rt.clock.now();
       every(rt.settings.heartbeatMs, heartbeat);
-      every(rt.settings.sweepIntervalMs, () => sweep(rt));
+      // What an engine outside the ledger lost (a crash between commit and delivery) is delivered again.
+      every(rt.settings.sweepIntervalMs, async () => {
+        await sweep(rt);
+        await relay(rt);
+      });
       // A started worker keeps its process alive until stop(), as a listening server does.
       every(rt.settings.pollIntervalMs, async () => onWake()).ref();
       for (const extension of extensions) await extension.start();
       await sweep(rt);
+      await relay(rt);
       schedulePump();
     },
 

@@ -1,6 +1,7 @@
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { defineTask, TaskledgerError } from "../../src/index.js";
+import { runtimeOf } from "../../src/internals.js";
 import type { Db } from "../../src/ledger/ledger.js";
 import { createPruner, prune } from "../../src/maintenance/prune.js";
 import type { Runtime } from "../../src/runtime.js";
@@ -158,9 +159,9 @@ describe("pruning by age", () => {
     const left: number[] = [];
     const firstCommit = gate();
     const counted: Runtime = {
-      ...tl.runtime,
+      ...runtimeOf(tl),
       async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-        const result = await tl.runtime.transaction(fn);
+        const result = await runtimeOf(tl).transaction(fn);
         left.push(query(file, "select count(*) from tasks")[0]!);
         firstCommit.open();
         return result;
@@ -234,7 +235,7 @@ describe("schedule runs", () => {
     const removedNotes = notesOf(file, removed);
     expect(removedNotes.length).toBeGreaterThan(0);
 
-    const report = await prune(tl.runtime, { olderThanMs: 30 * DAY, batchSize: 10 });
+    const report = await prune(runtimeOf(tl), { olderThanMs: 30 * DAY, batchSize: 10 });
 
     expect(report).toEqual({ tasks: 0, notifications: removedNotes.length, scheduleRuns: 4 });
     expect(runRows(file, feedId).map((r) => r.id)).toEqual([
@@ -288,7 +289,7 @@ describe("the worker's pruner", () => {
         return clock.now();
       },
     };
-    const rt: Runtime = { ...tl.runtime, clock: counting };
+    const rt: Runtime = { ...runtimeOf(tl), clock: counting };
     const logged: string[] = [];
     const spy = vi.spyOn(console, "error").mockImplementation((line: unknown) => {
       logged.push(String(line));
