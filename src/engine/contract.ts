@@ -16,10 +16,11 @@
  * and acts after the commit (`afterCommit`), relying on the relay to redeliver what a crash in
  * between lost. Every verb does real work in at least one engine.
  */
-import type { Kysely } from "kysely";
-
-/** The ledger's open transaction, as an engine that lives in the same database sees it. */
-export type Tx = Kysely<any>;
+/**
+ * The ledger's open transaction, opaque here: an engine that lives in the ledger's database
+ * (the embedded one, BullMQ's PostgreSQL backend) knows its type; any other never touches it.
+ */
+export type Tx = object;
 
 export interface Delivery {
   readonly id: number;

@@ -1,13 +1,12 @@
 import { readFileSync } from "node:fs";
 import { invalid, TaskledgerError } from "../core/errors.js";
 import { TASK_STATUSES, type Task } from "../core/types.js";
-import { taskToJson } from "../ledger/rows.js";
-import { scheduleToJson } from "../scheduler/store.js";
 import { SCHEDULE_STATUSES, type Schedule } from "../scheduler/types.js";
 import type { Taskledger } from "../taskledger.js";
 import { type Authenticate, ownerScope, type Principal } from "./auth.js";
 import { describeHttpError, HttpError, notFound } from "./errors.js";
 import { notificationToJson, openEventStream } from "./events.js";
+import { scheduleToJson, taskToJson } from "./presenters.js";
 import { defaultMaxBodyBytes, json, queryInt, queryString, readJsonObject } from "./request.js";
 import { normalizeBasePath, type Params, Router, withinBase } from "./router.js";
 import { assertSameOrigin } from "./security.js";

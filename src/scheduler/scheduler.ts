@@ -2,12 +2,14 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { cancelTask, recordTasks } from "../client/record.js";
 import type { Commit } from "../engine/commit.js";
+import * as leases from "../ledger/leases.js";
 import type * as ledger from "../ledger/ledger.js";
+import { readSpec, toSchedule } from "../ledger/rows.js";
+import * as store from "../ledger/schedules.js";
 import type { Runtime } from "../runtime.js";
 import type { WorkerExtension } from "../worker/worker.js";
-import { readSpec, timingOf } from "./entry.js";
+import { timingOf } from "./entry.js";
 import type { ScheduleService } from "./service.js";
-import * as store from "./store.js";
 import { catchUp } from "./timing.js";
 import type { ScheduleEntry } from "./types.js";
 
@@ -89,7 +91,7 @@ export function createScheduler(
     const now = rt.clock.now();
     const fired: TickReport["fired"] = [];
     const skipped: TickReport["skipped"] = [];
-    if (!(await store.holdLease(tx, store.SCHEDULER_LEASE, id, now, rt.settings.leaseMs))) {
+    if (!(await leases.holdLease(tx, leases.SCHEDULER_LEASE, id, now, rt.settings.leaseMs))) {
       return { active: false, due: 0, fired, skipped };
     }
     const due = await store.dueSchedules(tx, now, BATCH);
@@ -217,7 +219,7 @@ export function createScheduler(
       if (dueTimer) clearTimeout(dueTimer);
       unsubscribe?.();
       await queue;
-      if (active) await store.releaseLease(rt.db, store.SCHEDULER_LEASE, id).catch(() => {});
+      if (active) await leases.releaseLease(rt.db, leases.SCHEDULER_LEASE, id).catch(() => {});
       active = false;
     },
   };

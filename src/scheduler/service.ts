@@ -3,21 +3,14 @@ import { clampLimit } from "../client/task-service.js";
 import { describe } from "../core/backoff.js";
 import { invalid, TaskledgerError } from "../core/errors.js";
 import type { Task } from "../core/types.js";
+import * as leases from "../ledger/leases.js";
 import * as queries from "../ledger/queries.js";
-import { toTask } from "../ledger/rows.js";
+import { readSpec, toSchedule, toTask } from "../ledger/rows.js";
+import * as store from "../ledger/schedules.js";
 import type { ScheduledTaskRow } from "../ledger/schema.js";
 import type { Runtime } from "../runtime.js";
 import type { PayloadOf, TaskDefinition } from "../tasks/define.js";
-import {
-  currentSpecText,
-  type Draft,
-  prepareEntries,
-  prepareEntry,
-  readSpec,
-  specOf,
-  timingOf,
-} from "./entry.js";
-import * as store from "./store.js";
+import { currentSpecText, type Draft, prepareEntries, prepareEntry, specOf, timingOf } from "./entry.js";
 import { slotAfter } from "./timing.js";
 import type {
   CronSchedule,
@@ -147,14 +140,14 @@ export class ScheduleService {
       after: options.after,
       limit: clampLimit(options.limit, 100),
     });
-    return rows.map(store.toSchedule);
+    return rows.map(toSchedule);
   }
 
   /** One schedule by key or id, or `undefined`. */
   async get(ref: ScheduleRef): Promise<Schedule | undefined> {
     await this.#rt.ready();
     const row = await store.getSchedule(this.#rt.db, assertRef(ref));
-    return row ? store.toSchedule(row) : undefined;
+    return row ? toSchedule(row) : undefined;
   }
 
   /** Stop firing until `resume`; a run already going is not touched. */
@@ -197,7 +190,7 @@ export class ScheduleService {
       const runs = await store.countRuns(tx, id);
       await store.deleteSchedule(tx, id);
       commit.changed();
-      return { schedule: store.toSchedule(row), runs };
+      return { schedule: toSchedule(row), runs };
     });
   }
 
@@ -228,7 +221,7 @@ export class ScheduleService {
       return (await store.getSchedule(tx, draft.key))!;
     });
     this.#rt.notifier.changed();
-    return store.toSchedule(row);
+    return toSchedule(row);
   }
 
   async #change(
@@ -245,7 +238,7 @@ export class ScheduleService {
       return set ? ((await store.updateSchedule(tx, Number(row.id), set, now)) ?? row) : row;
     });
     this.#rt.notifier.changed();
-    return store.toSchedule(row);
+    return toSchedule(row);
   }
 }
 

@@ -1,5 +1,5 @@
 import { invalid } from "../../core/errors.js";
-import { scheduleToJson } from "../../scheduler/store.js";
+import { scheduleToJson } from "../../http/presenters.js";
 import {
   SCHEDULE_STATUSES,
   type Schedule,

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Delivery, Engine } from "../../engine/contract.js";
 import type { Database } from "../../ledger/database.js";
+import type { Db } from "../../ledger/ledger.js";
 import { runMigrations } from "../../ledger/migrations.js";
 import { dueDeliveries, nextRunAt } from "../../ledger/queue.js";
 import { embeddedMigrations } from "./schema.js";
@@ -33,7 +34,7 @@ export function createEmbeddedEngine(database: Database): Engine {
       for (const queue of request.queues) {
         const want = request.limit - taken.length;
         if (want <= 0) break;
-        taken.push(...(await dueDeliveries(tx, queue, request.now, want)));
+        taken.push(...(await dueDeliveries(tx as Db, queue, request.now, want)));
       }
       return taken;
     },
