@@ -156,3 +156,25 @@ export async function waitingByQueue(
 export async function listWorkers(db: Db): Promise<WorkerRow[]> {
   return (await db.selectFrom("workers").selectAll().orderBy("started_at").execute()) as WorkerRow[];
 }
+
+/** Tasks that may start now (queued or reserved, due) and tasks running: whether there is work left. */
+export async function pendingWork(db: Db, now: number): Promise<{ due: number; running: number }> {
+  const row = await db
+    .selectFrom("tasks")
+    .select((eb) => [
+      eb.fn
+        .sum<number>(
+          eb
+            .case()
+            .when(eb.and([eb("status", "in", ["queued", "reserved"]), eb("run_at", "<=", now)]))
+            .then(1)
+            .else(0)
+            .end(),
+        )
+        .as("due"),
+      eb.fn.sum<number>(eb.case().when("status", "=", "running").then(1).else(0).end()).as("running"),
+    ])
+    .where("status", "in", ["queued", "reserved", "running"])
+    .executeTakeFirst();
+  return { due: Number(row?.due ?? 0), running: Number(row?.running ?? 0) };
+}
