@@ -1,8 +1,9 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO, spawnProcess, untilOutput } from "../cli/cli.js";
 import { tempDir, waitFor } from "../helpers/index.js";
+import { codeBlocks } from "../helpers/markdown.js";
 
 /**
  * The embedding recipes of docs/embedding.md, each run as written — `node examples/embedding/X.mjs`
@@ -115,5 +116,18 @@ describe.each(Object.entries(RECIPES))("examples/embedding/%s.mjs", (recipe, pac
     const exited = await proc.done;
     expect(exited.code, exited.stderr).toBe(0);
     expect((await reader.read()).done).toBe(true);
+  });
+});
+
+describe("docs/embedding.md", () => {
+  it("quotes the recipes as they are: each block marked `// from FILE` is a piece of that file", () => {
+    const doc = readFileSync(join(REPO, "docs", "embedding.md"), "utf8");
+    const quotes = codeBlocks(doc, "js").filter((block) => block.startsWith("// from "));
+    expect(quotes.length).toBeGreaterThanOrEqual(5);
+    for (const quote of quotes) {
+      const [first, ...rest] = quote.split("\n");
+      const file = readFileSync(join(REPO, first!.slice("// from ".length)), "utf8");
+      expect(file, first).toContain(rest.join("\n"));
+    }
   });
 });
