@@ -584,7 +584,9 @@ describe("a list of schedules answers with a row it cannot read", () => {
     const text = await cli("schedules", "list");
     expect(text.code, text.stderr).toBe(0);
     const line = text.stdout.split("\n").find((l) => l.includes(" unreadable "))!;
-    expect(line).toMatch(/unreadable\s+echo\s+invalid\s+running\s+invalid\s+\S+ \S+Z\s+1\s+written by hand/);
+    expect(line).toMatch(
+      /unreadable\s+echo\s+invalid\s+running — active\s+invalid\s+\S+ \S+Z\s+1\s+written by hand/,
+    );
     for (const key of ["a-good", "huge-interval", "z-good"]) expect(text.stdout).toContain(key);
     const asJson = await cli("schedules", "list", "--json");
     expect(asJson.code, asJson.stderr).toBe(0);
