@@ -4,7 +4,7 @@ import { cancelTask, recordTasks } from "../client/record.js";
 import type { Commit } from "../engine/commit.js";
 import * as leases from "../ledger/leases.js";
 import type * as ledger from "../ledger/ledger.js";
-import { readSpec, toSchedule } from "../ledger/rows.js";
+import { readSpec } from "../ledger/rows.js";
 import * as store from "../ledger/schedules.js";
 import type { Runtime } from "../runtime.js";
 import type { WorkerExtension } from "../worker/worker.js";

@@ -3,7 +3,6 @@ import { clampLimit } from "../client/task-service.js";
 import { describe } from "../core/backoff.js";
 import { invalid, TaskledgerError } from "../core/errors.js";
 import type { Task } from "../core/types.js";
-import * as leases from "../ledger/leases.js";
 import * as queries from "../ledger/queries.js";
 import { readSpec, toSchedule, toTask } from "../ledger/rows.js";
 import * as store from "../ledger/schedules.js";
