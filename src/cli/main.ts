@@ -131,8 +131,26 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A reader that stops early (`taskledger tasks list | head`) closes stdout (EPIPE): the command
+ * ends quietly with exit 0, as `git log | head` does. A long-running one (worker, web, start) stops
+ * as on SIGTERM, its running tasks given their grace period; the rest end at once.
+ */
+function endWhenOutputCloses(): void {
+  let ending = false;
+  const onError = () => {
+    if (ending) return;
+    ending = true;
+    if (process.listenerCount("SIGTERM") > 0) process.kill(process.pid, "SIGTERM");
+    else process.exit();
+  };
+  process.stdout.on("error", onError);
+  process.stderr.on("error", onError);
+}
+
 export type { Command };
 
+endWhenOutputCloses();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
