@@ -10,8 +10,11 @@ export interface CommandContext {
   readonly args: readonly string[];
   readonly flags: Flags;
   readonly out: Output;
-  /** Load the config and open the instance (migrated). Closed by the CLI when the command returns. */
-  open(): Promise<{ tl: Taskledger; loaded: LoadedConfig }>;
+  /**
+   * Load the config and open the ledger (migrated); the CLI closes it when the command returns.
+   * An existing ledger only, unless `create`: reads must not leave an empty ledger behind.
+   */
+  open(options?: { create?: boolean }): Promise<{ tl: Taskledger; loaded: LoadedConfig }>;
 }
 
 /** One CLI command (one file each in src/cli/commands/). Returns the exit code (default 0). */

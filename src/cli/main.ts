@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { isTaskledgerError } from "../core/errors.js";
+import { isTaskledgerError, TaskledgerError } from "../core/errors.js";
+import { type Database, DEFAULT_DATABASE_URL, openDatabase } from "../ledger/database.js";
 import { createTaskledger, type Taskledger } from "../taskledger.js";
 import { type Command, type CommandContext, UsageError } from "./command.js";
 import { commands } from "./commands/index.js";
@@ -60,6 +61,20 @@ function commandFirst(argv: readonly string[]): string[] {
   return [argv[i]!, ...leading, ...argv.slice(i + 1)];
 }
 
+/** Open the ledger the command line, the environment or the config names. */
+function openLedger(url: string, create: boolean): Database {
+  try {
+    return openDatabase(url, { create });
+  } catch (error) {
+    if (!isTaskledgerError(error) || error.code !== "not_found" || error.field !== "database") throw error;
+    throw new TaskledgerError(
+      "not_found",
+      `${error.message} (run taskledger migrate to create one, or pass --database)`,
+      { field: "database" },
+    );
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = commandFirst(argv);
   if (!name || name === "help" || name === "--help" || name === "-h") {
@@ -99,15 +114,26 @@ export async function main(argv: string[]): Promise<number> {
     args: parsed.positionals,
     flags: parsed.values as CommandContext["flags"],
     out,
-    async open() {
+    async open({ create = false } = {}) {
       if (instance) return instance;
       const loaded = await loadConfig(parsed.values.config as string | undefined);
-      const { database, ...options } = loaded.config;
+      const { database: configured, ...options } = loaded.config;
       const url =
-        (parsed.values.database as string | undefined) ?? process.env.TASKLEDGER_DATABASE_URL ?? database;
-      const tl = createTaskledger({ ...options, database: url });
-      await tl.migrate();
+        (parsed.values.database as string | undefined) ??
+        process.env.TASKLEDGER_DATABASE_URL ??
+        configured ??
+        DEFAULT_DATABASE_URL;
+      const database = openLedger(url, create);
+      let tl: Taskledger;
+      try {
+        tl = createTaskledger({ ...options, database });
+      } catch (error) {
+        await database.close();
+        throw error;
+      }
       instance = { tl, loaded };
+      await tl.migrate();
+      out.preface(color.dim(`ledger: ${database.file ?? database.identity}`));
       return instance;
     },
   };

@@ -8,15 +8,28 @@ export interface Output {
   line(text?: string): void;
   data(value: unknown): void;
   error(text: string): void;
+  /**
+   * A line to print before the first line of human output (the ledger a command used), in the
+   * same write; an error alone on stderr leaves stdout empty.
+   */
+  preface(text: string): void;
 }
 
 export function createOutput(json: boolean, stdout = process.stdout, stderr = process.stderr): Output {
+  let preface: string | undefined;
   return {
     json,
     tty: Boolean(stdout.isTTY) && !json,
-    line: (text = "") => void stdout.write(`${text}\n`),
+    line: (text = "") => {
+      const first = preface === undefined ? "" : `${preface}\n`;
+      preface = undefined;
+      stdout.write(`${first}${text}\n`);
+    },
     data: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
     error: (text) => void stderr.write(`${text}\n`),
+    preface: (text) => {
+      preface = text;
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import BetterSqlite3 from "better-sqlite3";
@@ -21,6 +21,13 @@ beforeEach(() => {
 });
 
 const cli = (...args: string[]) => run(args, opts);
+
+/** Human output starts with the ledger the command used; the lines after it. */
+function afterLedgerLine(result: { stdout: string }, ledger = file): string[] {
+  const [first, ...rest] = result.stdout.trimEnd().split("\n");
+  expect(first).toBe(`ledger: ${ledger}`);
+  return rest;
+}
 
 async function enqueueWords(description: string, text = "a b c"): Promise<number> {
   const result = await cli(
@@ -62,7 +69,7 @@ describe("migrate", () => {
   it("creates the ledger's tables, empty", async () => {
     const result = await cli("migrate");
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`Ledger ready: ${file}`);
+    expect(afterLedgerLine(result)).toEqual(["Ledger ready."]);
     expect(tableCounts(file)).toEqual(EMPTY_LEDGER);
 
     const again = await cli("migrate", "--json");
@@ -121,7 +128,7 @@ describe("enqueue", () => {
     const text = await cli("enqueue", "count_words", "--description", "count a b c", "--payload", '"a b c"');
     expect(text.code, text.stderr).toBe(0);
     expect(text.stderr).toBe("");
-    expect(text.stdout.trim()).toBe("Queued task #1 count_words (queue default)");
+    expect(afterLedgerLine(text)).toEqual(["Queued task #1 count_words (queue default)"]);
 
     const asJson = await cli(
       "enqueue",
@@ -182,7 +189,7 @@ describe("tasks", () => {
 
     const table = await cli("tasks", "list");
     expect(table.code, table.stderr).toBe(0);
-    const lines = table.stdout.trimEnd().split("\n");
+    const lines = afterLedgerLine(table);
     expect(lines[0]).toMatch(/^ID\s+NAME\s+STATUS\s+PROGRESS\s+OWNER\s+QUEUE\s+DESCRIPTION\s+AT$/);
     expect(lines.slice(1).map((line) => line.split(/\s+/).slice(0, 3))).toEqual([
       ["3", "count_words", "queued"],
@@ -253,7 +260,7 @@ describe("tasks", () => {
     const id = await enqueueWords("cancel me");
     const canceled = await cli("tasks", "cancel", String(id));
     expect(canceled.code, canceled.stderr).toBe(0);
-    expect(canceled.stdout.trim()).toBe(`Task #${id} count_words canceled.`);
+    expect(afterLedgerLine(canceled)).toEqual([`Task #${id} count_words canceled.`]);
     expect(json(await cli("tasks", "show", String(id), "--json")).status).toBe("canceled");
 
     const again = await cli("tasks", "cancel", String(id));
@@ -269,6 +276,85 @@ describe("tasks", () => {
   });
 });
 
+describe("the ledger a command uses", () => {
+  it("is never created by a read: in a folder without one, each read names the file it looked for, exit 1, and leaves the folder empty", async () => {
+    const empty = tempDir("tl-cli-empty-");
+    const here = { cwd: empty, database: null };
+    const looked = join(empty, "taskledger.db");
+    const reads = [
+      ["tasks"],
+      ["tasks", "list"],
+      ["tasks", "show", "1"],
+      ["tasks", "cancel", "1"],
+      ["schedules", "list"],
+      ["schedules", "runs", "fetch-rss"],
+      ["schedules", "pause", "fetch-rss"],
+      ["schedules", "resume", "fetch-rss"],
+      ["schedules", "remove", "fetch-rss"],
+      ["status"],
+    ];
+    for (const args of reads) {
+      const result = await run(args, here);
+      expect(result.code, args.join(" ")).toBe(1);
+      expectOneErrorLine(
+        result,
+        `no ledger at ${looked} (run taskledger migrate to create one, or pass --database)`,
+      );
+    }
+    const asJson = await run(["tasks", "list", "--json"], here);
+    expect(asJson.code).toBe(1);
+    expect(json(asJson).error).toMatchObject({ code: "not_found", field: "database" });
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
+  it("is not created by status --database naming a missing folder, nor is the folder; the commands that write create both", async () => {
+    const missing = join(dir, "no", "such", "ledger.db");
+    const result = await cli("status", "--database", `sqlite:${missing}`);
+    expect(result.code).toBe(1);
+    expectOneErrorLine(result, `no ledger at ${missing}`);
+    expect(existsSync(join(dir, "no"))).toBe(false);
+
+    const enqueued = await cli(
+      "enqueue",
+      "count_words",
+      "--description",
+      "x",
+      "--database",
+      `sqlite:${missing}`,
+    );
+    expect(enqueued.code, enqueued.stderr).toBe(0);
+    expect(tableCounts(missing).tasks).toBe(1);
+    const synced = join(dir, "other", "synced.db");
+    const sync = await cli("schedules", "sync", "--database", `sqlite:${synced}`);
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(tableCounts(synced).scheduled_tasks).toBe(1);
+  });
+
+  it("is named on the first line of every command's human output, and not in --json", async () => {
+    const id = await enqueueWords("named");
+    for (const args of [
+      ["migrate"],
+      ["enqueue", "count_words", "--description", "again"],
+      ["tasks", "list"],
+      ["tasks", "show", String(id)],
+      ["tasks", "cancel", String(id)],
+      ["schedules", "sync"],
+      ["schedules", "list"],
+      ["schedules", "runs", "fetch-rss"],
+      ["status"],
+    ]) {
+      const text = await cli(...args);
+      expect(text.code, `${args.join(" ")}: ${text.stderr}`).toBe(0);
+      expect(text.stdout.split("\n")[0], args.join(" ")).toBe(`ledger: ${file}`);
+    }
+    for (const args of [["tasks", "list"], ["status"], ["schedules", "list"]]) {
+      const asJson = await cli(...args, "--json");
+      expect(() => JSON.parse(asJson.stdout), args.join(" ")).not.toThrow();
+      expect(asJson.stdout).not.toContain("ledger:");
+    }
+  });
+});
+
 describe("status", () => {
   it("prints the counts per queue and status, and the live workers", async () => {
     await enqueueWords("one");
@@ -276,7 +362,7 @@ describe("status", () => {
 
     const text = await cli("status");
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain(`ledger ${file}`);
+    expect(afterLedgerLine(text)[0]).toMatch(/^QUEUE\s+STATUS\s+COUNT$/);
     expect(text.stdout).toMatch(/^default\s+queued\s+2$/m);
     expect(text.stdout).toContain("No workers running.");
 
@@ -289,6 +375,7 @@ describe("status", () => {
   });
 
   it("says so when the ledger is empty", async () => {
+    expect((await cli("migrate")).code).toBe(0);
     const text = await cli("status");
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain("No tasks yet.");
@@ -313,6 +400,7 @@ describe("usage and errors", () => {
   });
 
   it("takes the global options before the command too", async () => {
+    expect((await cli("migrate")).code).toBe(0);
     const before = await run(["--json", "--database", opts.database!, "status"], { ...opts, database: null });
     expect(before.code).toBe(0);
     expect(JSON.parse(before.stdout)).toMatchObject({ counts: [] });

@@ -34,7 +34,7 @@ describe("taskledger start", () => {
       opts,
     );
     expect(waited.code, waited.stderr).toBe(0);
-    const id = /^Task #(\d+) count_words /.exec(waited.stdout)?.[1];
+    const id = /^Task #(\d+) count_words /m.exec(waited.stdout)?.[1];
     expect(id, waited.stdout).toBeDefined();
     expect(waited.stdout.trimEnd().split("\n").at(-1)).toBe(
       'Result: {"words":3,"distinct":2,"top":{"two":2,"one":1}}',

@@ -39,7 +39,8 @@ describe("taskledger worker", () => {
     );
     expect(waited.code, waited.stderr).toBe(0);
     const lines = waited.stdout.trimEnd().split("\n");
-    expect(lines[0]).toBe("Task #1 count_words queued; waiting (Ctrl-C stops waiting, not the task)…");
+    expect(lines[0]).toBe(`ledger: ${file}`);
+    expect(lines[1]).toBe("Task #1 count_words queued; waiting (Ctrl-C stops waiting, not the task)…");
     expect(lines).toContain("#1 count_words [####################] 100% finished");
     expect(lines.at(-1)).toBe('Result: {"words":6,"distinct":4,"top":{"to":2,"be":2,"or":1,"not":1}}');
     await untilOutput(worker, "#1 count_words finished");

@@ -62,7 +62,7 @@ export const enqueueCommand: Command = {
       priority: optionalInt(flags.priority, "priority"),
       idempotencyKey: flags["idempotency-key"] as string | undefined,
     };
-    const { tl } = await open();
+    const { tl } = await open({ create: true });
     const { task, created } =
       flags.at === undefined
         ? await tl.tasks.enqueueResult(name, payload, options)

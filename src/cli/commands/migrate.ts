@@ -6,9 +6,8 @@ export const migrateCommand: Command = {
   usage: "Usage: taskledger migrate [--database URL] [--json]",
   options: {},
   async run({ out, open }) {
-    if (!out.json) out.line("Migrating the ledger…");
-    const { tl } = await open();
+    const { tl } = await open({ create: true });
     if (out.json) out.data({ ok: true, database: tl.database.file ?? tl.database.identity });
-    else out.line(`Ledger ready: ${tl.database.file ?? tl.database.identity}`);
+    else out.line("Ledger ready.");
   },
 };

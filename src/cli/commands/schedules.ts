@@ -98,7 +98,7 @@ async function runs(ctx: CommandContext): Promise<number> {
 }
 
 async function sync({ out, open }: CommandContext): Promise<number> {
-  const { tl, loaded } = await open();
+  const { tl, loaded } = await open({ create: true });
   const declared = (loaded.config.schedules ?? []) as readonly ScheduleEntry[];
   const summary = await tl.schedules.register(declared);
   if (out.json) {

@@ -22,7 +22,7 @@ export const startCommand: Command = {
   },
   async run({ flags, out, open }) {
     const concurrency = parseConcurrency(flags.concurrency);
-    const { tl, loaded } = await open();
+    const { tl, loaded } = await open({ create: true });
     const services: Service[] = [];
     // The web app listens first, so that the first runs (a schedule due at once) can reach it.
     const web = await startWeb(tl, loaded, flags);
@@ -39,10 +39,9 @@ export const startCommand: Command = {
     services.push(worker); // stopped first (reverse order): its running tasks finish while the web is still up
     // Listen before the banner: whoever sends a signal on seeing it gets a graceful stop.
     const stopped = untilSignal(out, services, { graceMs: tl.settings.shutdownGraceMs });
-    const where = tl.database.file ?? tl.database.identity;
     if (out.json) {
       out.data({
-        database: where,
+        database: tl.database.file ?? tl.database.identity,
         config: loaded.path,
         worker: worker.worker.id,
         tasks: tl.registry.names(),
@@ -53,7 +52,6 @@ export const startCommand: Command = {
       out.line(
         [
           color.bold("taskledger is running (embedded: one SQLite file, no other service)"),
-          `  ledger   ${where}`,
           `  config   ${loaded.path}${loaded.isExample ? " (the bundled example)" : ""}`,
           `  tasks    ${tl.registry.names().join(", ")}`,
           `  worker   ${worker.worker.id} · queues ${worker.worker.queues.join(", ")}`,

@@ -30,8 +30,6 @@ export const statusCommand: Command = {
       });
       return;
     }
-    out.line(`${color.bold("ledger")} ${tl.database.file ?? tl.database.identity}`);
-    out.line("");
     if (report.counts.length === 0) out.line("No tasks yet.");
     else
       out.line(

@@ -56,7 +56,10 @@ async function show({ args, flags, out, open }: CommandContext): Promise<number>
   const { tl } = await open();
   let task = await tl.tasks.get(id);
   if (!task) throw invalid("id", `no task ${id}`);
-  if (flags.follow) task = await followTask(tl, id, out);
+  if (flags.follow) {
+    if (!out.json) out.line(`Following task #${id} ${task.name} (Ctrl-C stops following, not the task)…`);
+    task = await followTask(tl, id, out);
+  }
   if (out.json) {
     out.data(taskToJson(task));
     return 0;

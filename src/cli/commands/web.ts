@@ -78,7 +78,7 @@ export const webCommand: Command = {
   ].join("\n"),
   options: WEB_OPTIONS,
   async run({ flags, out, open }) {
-    const { tl, loaded } = await open();
+    const { tl, loaded } = await open({ create: true });
     const web = await startWeb(tl, loaded, flags);
     if (!web)
       throw invalid("web", `${loaded.path} has no web key: add web: { handler: (tl) => … } to serve pages`);

@@ -41,7 +41,7 @@ export const workerCommand: Command = {
   async run({ flags, out, open }) {
     const queues = parseQueues(flags.queues);
     const concurrency = parseConcurrency(flags.concurrency);
-    const { tl, loaded } = await open();
+    const { tl, loaded } = await open({ create: true });
     const service = await startWorker(
       tl,
       { queues, concurrency, withScheduler: Boolean(flags["with-scheduler"]) },
@@ -63,7 +63,7 @@ export const workerCommand: Command = {
       out.line(
         [
           `${color.bold("taskledger worker")} ${worker.id} — queues ${worker.queues.join(", ")}, concurrency ${worker.concurrency}`,
-          `ledger ${tl.database.file ?? tl.database.identity} · config ${loaded.path}`,
+          `config ${loaded.path}`,
         ].join("\n"),
       );
     }
