@@ -6,6 +6,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { beforeEach, describe, expect, it } from "vitest";
 import { embeddedMigrations } from "../../src/engines/embedded/schema.js";
 import { ledgerMigrations } from "../../src/ledger/migrations.js";
+import { ENDING_TASKS, oneOfEachEnd, openLedger } from "../flow/fixture.js";
 import { inQueue, tableCounts, tempDir } from "../helpers/index.js";
 import { BIN, json, REPO, type RunOptions, run } from "./cli.js";
 
@@ -276,6 +277,36 @@ describe("tasks", () => {
   });
 });
 
+describe("failed and canceled", () => {
+  it("are apart everywhere: --status failed, finished and canceled each list their own; --failed is --status failed; status counts each", async () => {
+    const { tl } = openLedger({ url: opts.database!, tasks: ENDING_TASKS });
+    const ids = await oneOfEachEnd(tl);
+    const listed = async (...flags: string[]) =>
+      json(await cli("tasks", "list", ...flags, "--json")).tasks.map((t: { id: number }) => t.id);
+    expect(await listed("--status", "failed")).toEqual([ids.failed]);
+    expect(await listed("--failed")).toEqual([ids.failed]);
+    expect(await listed("--status", "finished")).toEqual([ids.finished]);
+    expect(await listed("--status", "canceled")).toEqual([ids.canceled]);
+    expect(await listed("--status", "failed,canceled")).toEqual([ids.failed, ids.canceled]);
+
+    const rows = afterLedgerLine(await cli("tasks", "list")).slice(1);
+    expect(rows.map((row) => row.split(/\s+/).slice(0, 3))).toEqual([
+      [String(ids.failed), "fails", "failed"],
+      [String(ids.finished), "succeeds", "finished"],
+      [String(ids.canceled), "succeeds", "canceled"],
+    ]);
+
+    const status = afterLedgerLine(await cli("status"));
+    expect(status[0]).toMatch(/^QUEUE\s+RESERVED\s+QUEUED\s+RUNNING\s+FINISHED\s+FAILED\s+CANCELED$/);
+    expect(status[1]).toMatch(/^default\s+0\s+0\s+0\s+1\s+1\s+1$/);
+    expect(json(await cli("status", "--json")).counts).toEqual([
+      { queue: "default", status: "finished", count: 1 },
+      { queue: "default", status: "failed", count: 1 },
+      { queue: "default", status: "canceled", count: 1 },
+    ]);
+  });
+});
+
 describe("the ledger a command uses", () => {
   it("is never created by a read: in a folder without one, each read names the file it looked for, exit 1, and leaves the folder empty", async () => {
     const empty = tempDir("tl-cli-empty-");
@@ -362,8 +393,9 @@ describe("status", () => {
 
     const text = await cli("status");
     expect(text.code, text.stderr).toBe(0);
-    expect(afterLedgerLine(text)[0]).toMatch(/^QUEUE\s+STATUS\s+COUNT$/);
-    expect(text.stdout).toMatch(/^default\s+queued\s+2$/m);
+    const lines = afterLedgerLine(text);
+    expect(lines[0]).toMatch(/^QUEUE\s+RESERVED\s+QUEUED\s+RUNNING\s+FINISHED\s+FAILED\s+CANCELED$/);
+    expect(lines[1]).toMatch(/^default\s+0\s+2\s+0\s+0\s+0\s+0$/);
     expect(text.stdout).toContain("No workers running.");
 
     const asJson = json(await cli("status", "--json"));

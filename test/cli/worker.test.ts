@@ -210,7 +210,8 @@ describe("taskledger worker", () => {
       message: "one report running",
     });
     const served = await cli("status");
-    expect(served.stdout).toMatch(/^reports\s+queued\s+2$/m);
+    expect(served.stdout).toMatch(/^QUEUE\s+RESERVED\s+QUEUED\s+RUNNING\s/m);
+    expect(served.stdout).toMatch(/^reports\s+0\s+2\s+1\s+0\s+0\s+0$/m);
     expect(served.stdout).not.toContain("! queue");
     expect(json(await cli("status", "--json")).unservedQueues).toEqual([]);
 

@@ -1,9 +1,18 @@
 import { invalid } from "../../core/errors.js";
-import { TASK_STATUSES, type Task } from "../../core/types.js";
+import { DISPLAY_STATUSES, type DisplayStatus } from "../../core/types.js";
 import { taskToJson } from "../../ledger/rows.js";
 import { type Command, type CommandContext, UsageError } from "../command.js";
 import { followTask } from "../follow.js";
-import { color, formatTime, progressBar, statusLabel, TASK_HEADERS, table, taskLine } from "../output.js";
+import {
+  color,
+  formatTime,
+  progressBar,
+  STATUS_NOTES,
+  statusLabel,
+  TASK_HEADERS,
+  table,
+  taskLine,
+} from "../output.js";
 
 function parseId(value: string | undefined): number {
   if (value === undefined) throw new UsageError("give a task id");
@@ -18,22 +27,21 @@ function taskId(value: string, field: string): number {
 }
 
 async function list({ flags, out, open }: CommandContext): Promise<number> {
-  const status = flags.status as string | undefined;
-  const statuses = status?.split(",").map((s) => s.trim());
-  for (const s of statuses ?? []) {
-    if (!(TASK_STATUSES as readonly string[]).includes(s)) {
-      throw invalid("status", `unknown status "${s}" (one of ${TASK_STATUSES.join(", ")})`);
+  const statuses = (flags.status as string | undefined)?.split(",").map((s) => s.trim()) ?? [];
+  for (const s of statuses) {
+    if (!(DISPLAY_STATUSES as readonly string[]).includes(s)) {
+      throw invalid("status", `unknown status "${s}" (one of ${DISPLAY_STATUSES.join(", ")})`);
     }
   }
+  if (flags.failed && !statuses.includes("failed")) statuses.push("failed");
   const limit = flags.limit === undefined ? 20 : Number(flags.limit);
   const cursor = flags.cursor === undefined ? undefined : taskId(String(flags.cursor), "cursor");
   const { tl } = await open();
   const tasks = await tl.tasks.list({
     owner: flags.owner as string | undefined,
-    status: statuses as Task["status"][] | undefined,
+    displayStatus: statuses.length > 0 ? (statuses as DisplayStatus[]) : undefined,
     name: flags.name as string | undefined,
     queue: flags.queue as string | undefined,
-    failed: flags.failed ? true : undefined,
     limit,
     cursor,
   });
@@ -119,6 +127,9 @@ export const tasksCommand: Command = {
     "Usage: taskledger tasks list [--status S[,S]] [--owner U] [--name N] [--queue Q] [--failed] [--limit N] [--cursor ID] [--json]",
     "       taskledger tasks show ID [--follow] [--json]",
     "       taskledger tasks cancel ID [--reservation] [--json]",
+    "",
+    "--failed is the same as --status failed (canceled tasks: --status canceled).",
+    ...STATUS_NOTES,
   ].join("\n"),
   options: {
     status: { type: "string" },
