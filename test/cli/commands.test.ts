@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import BetterSqlite3 from "better-sqlite3";
 import { beforeEach, describe, expect, it } from "vitest";
+import { commands } from "../../src/cli/commands/index.js";
 import { embeddedMigrations } from "../../src/engines/embedded/schema.js";
 import { ledgerMigrations } from "../../src/ledger/migrations.js";
 import { ENDING_TASKS, oneOfEachEnd, openLedger } from "../flow/fixture.js";
@@ -42,6 +43,22 @@ async function enqueueWords(description: string, text = "a b c"): Promise<number
   );
   expect(result.code, result.stderr).toBe(0);
   return json(result).id;
+}
+
+/** The options `--help` lists, by name (`--retry N` is "retry"), each with its text (its lines joined). */
+function optionEntries(help: string): Record<string, { text: string }> {
+  const entries: Record<string, { text: string }> = {};
+  let current: { text: string } | undefined;
+  for (const line of help.split("\n")) {
+    const option = /^ {2}(?:-\w, )?--([\w-]+)(?: \S+)?(?: {2,}(.*))?$/.exec(line);
+    if (option) {
+      current = { text: option[2] ?? "" };
+      entries[option[1]!] = current;
+    } else if (current && /^ {6,}\S/.test(line)) {
+      current.text = `${current.text} ${line.trim()}`.trim();
+    } else current = undefined;
+  }
+  return entries;
 }
 
 /** An error is one line on stderr and nothing on stdout. */
@@ -423,7 +440,8 @@ describe("usage and errors", () => {
     }
     const enqueueHelp = await cli("enqueue", "--help");
     expect(enqueueHelp.code).toBe(0);
-    expect(enqueueHelp.stdout).toMatch(/^Usage: taskledger enqueue <task>/);
+    expect(enqueueHelp.stdout).toMatch(/^taskledger enqueue — /);
+    expect(enqueueHelp.stdout).toMatch(/^Usage: taskledger enqueue <task>/m);
 
     const version = await cli("--version");
     expect(version.code).toBe(0);
@@ -443,19 +461,123 @@ describe("usage and errors", () => {
 
   it.each([
     { args: [], says: "Usage: taskledger <command>" },
-    { args: ["frobnicate"], says: 'unknown command "frobnicate"' },
     { args: ["--json"], says: "Usage: taskledger <command>" },
-    { args: ["enqueue", "count_words", "--bogus"], says: "--bogus" },
-    { args: ["enqueue"], says: "name the task to enqueue" },
-    { args: ["enqueue", "count_words", "extra", "--description", "x"], says: 'unexpected argument "extra"' },
-    { args: ["tasks", "frob"], says: 'unknown subcommand "frob"' },
-    { args: ["tasks", "show"], says: "give a task id" },
-  ])("exits 2 on a usage error: $args", async ({ args, says }) => {
+  ])("without a command prints the help on stderr, exit 2: $args", async ({ args, says }) => {
     const result = await cli(...args);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr).toContain(says);
-    expect(existsSync(file)).toBe(false);
+  });
+
+  it.each([
+    {
+      args: ["tasks", "list", "--staus", "failed"],
+      says: "taskledger tasks list: unknown option --staus (see taskledger tasks list --help)",
+    },
+    {
+      args: ["--staus", "failed", "tasks"],
+      says: "taskledger: unknown option --staus (see taskledger --help)",
+    },
+    {
+      args: ["tasks", "--staus", "failed"],
+      says: "taskledger tasks list: unknown option --staus (see taskledger tasks list --help)",
+    },
+    {
+      args: ["tasks", "list", "--status"],
+      says: "taskledger tasks list: --status needs a value: --status S[,S] (see taskledger tasks list --help)",
+    },
+    {
+      args: ["enqueue", "count_words", "--description", "x", "--priority", "-5"],
+      says: 'taskledger enqueue: --priority needs a value; one that starts with "-" is written --priority=-5 (see taskledger enqueue --help)',
+    },
+    {
+      args: ["tasks", "show", "1", "--follow=yes"],
+      says: "taskledger tasks show: --follow takes no value (see taskledger tasks show --help)",
+    },
+    {
+      args: ["tasks", "show", "1", "--reservation"],
+      says: "taskledger tasks show: unknown option --reservation (see taskledger tasks show --help)",
+    },
+    {
+      args: ["enqueue", "count_words", "-x"],
+      says: "taskledger enqueue: unknown option -x (see taskledger enqueue --help)",
+    },
+    { args: ["frobnicate"], says: 'taskledger: unknown command "frobnicate" (see taskledger --help)' },
+    {
+      args: ["enqueue"],
+      says: "taskledger enqueue: name the task to enqueue (see taskledger enqueue --help)",
+    },
+    {
+      args: ["enqueue", "count_words", "extra", "--description", "x"],
+      says: 'taskledger enqueue: unexpected argument "extra" (see taskledger enqueue --help)',
+    },
+    {
+      args: ["tasks", "frob"],
+      says: 'taskledger tasks: unknown subcommand "frob" (see taskledger tasks --help)',
+    },
+    {
+      args: ["tasks", "show"],
+      says: "taskledger tasks show: give a task id (see taskledger tasks show --help)",
+    },
+    {
+      args: ["tasks", "show", "1", "2"],
+      says: 'taskledger tasks show: unexpected argument "2" (see taskledger tasks show --help)',
+    },
+  ])(
+    "answers a usage error with one line of its own, exit 2, writing nothing: $args",
+    async ({ args, says }) => {
+      const result = await cli(...args);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toBe(`${says}\n`);
+      expect(existsSync(file)).toBe(false);
+    },
+  );
+
+  it("every command's --help lists each of its options with a sentence, and the default of each that takes a value", async () => {
+    const leaves = commands.flatMap((c) =>
+      "subcommands" in c
+        ? c.subcommands.map((s) => ({ label: `${c.name} ${s.name}`, flags: s.flags }))
+        : [{ label: c.name, flags: c.flags }],
+    );
+    const globals = { config: "string", database: "string", json: "boolean", help: "boolean" };
+    for (const { label, flags } of leaves) {
+      const help = await cli(...label.split(" "), "--help");
+      expect(help.code, label).toBe(0);
+      expect(help.stdout, label).toMatch(new RegExp(`^taskledger ${label} — \\S`));
+      expect(help.stdout, label).toMatch(new RegExp(`^Usage: taskledger ${label} `, "m"));
+      const entries = optionEntries(help.stdout);
+      const expected = {
+        ...globals,
+        ...Object.fromEntries(Object.entries(flags).map(([n, f]) => [n, f.type])),
+      };
+      expect(Object.keys(entries).sort(), label).toEqual(Object.keys(expected).sort());
+      for (const [name, type] of Object.entries(expected)) {
+        expect(entries[name]!.text, `${label} --${name}`).toMatch(/\S+ \S+/);
+        if (type === "string" && name !== "description")
+          expect(entries[name]!.text, `${label} --${name}`).toMatch(/\(default: [^)]+/);
+      }
+    }
+  });
+
+  it("says what --retry counts, the default timeout, --follow, --reservation and --version", async () => {
+    const enqueue = optionEntries((await cli("enqueue", "--help")).stdout);
+    expect(enqueue.retry!.text).toContain("retries after a failed first attempt, so N + 1 attempts at most");
+    expect(enqueue.retry!.text).toContain("(default: the task's own, else 3");
+    expect(enqueue.timeout!.text).toContain("(default: the task's own, else 60000, one minute)");
+    expect(enqueue.description!.text).toContain("required");
+    const show = optionEntries((await cli("tasks", "show", "--help")).stdout);
+    expect(show.follow!.text).toContain("until it ends");
+    const cancel = optionEntries((await cli("tasks", "cancel", "--help")).stdout);
+    expect(cancel.reservation!.text).toContain("only while the task is still reserved");
+    const list = optionEntries((await cli("tasks", "list", "--help")).stdout);
+    expect(list.status!.text).toContain("reserved, queued, running, finished, failed, canceled");
+    expect(list.failed!.text).toContain("the same as --status failed");
+    const main = await cli("--help");
+    expect(optionEntries(main.stdout).version!.text).toContain("version");
+    const group = await cli("tasks", "--help");
+    expect(group.code).toBe(0);
+    expect(group.stdout).toMatch(/^ {2}cancel\s+cancel a task/m);
   });
 
   it("refuses bad input naming the field, exit 1, and writes nothing", async () => {

@@ -1,25 +1,19 @@
 import type { Command } from "../command.js";
 import { color } from "../output.js";
 import { type Service, startWorker, untilSignal } from "../serve.js";
-import { startWeb, WEB_OPTIONS } from "./web.js";
-import { parseConcurrency } from "./worker.js";
+import { startWeb, WEB_FLAGS } from "./web.js";
+import { CONCURRENCY, parseConcurrency, QUIET } from "./worker.js";
 
 /** The embedded default in one process: worker + scheduler + web (when the config has one). */
 export const startCommand: Command = {
   name: "start",
   summary: "run everything in one process on the embedded default (web + worker + scheduler)",
-  usage: [
-    "Usage: taskledger start [--config FILE] [--database URL] [--concurrency N] [--port N] [--host ADDRESS] [--quiet]",
-    "",
-    "Runs a worker with the scheduler on the ledger (default sqlite:taskledger.db), and the config's",
-    "web app on http://127.0.0.1:3000 (--port, $PORT), until SIGTERM/SIGINT.",
+  usage: "[options]",
+  flags: { concurrency: CONCURRENCY, quiet: QUIET, ...WEB_FLAGS },
+  notes: [
+    "Runs a worker with the scheduler on the ledger, and the config's web app, until SIGTERM/SIGINT.",
     "Without a config of your own it runs the bundled example (the mailer demo).",
-  ].join("\n"),
-  options: {
-    concurrency: { type: "string" },
-    quiet: { type: "boolean" },
-    ...WEB_OPTIONS,
-  },
+  ],
   async run({ flags, out, open }) {
     const concurrency = parseConcurrency(flags.concurrency);
     const { tl, loaded } = await open({ create: true });

@@ -19,8 +19,9 @@ const formatIso = (date: Date | null) => (date ? date.toISOString() : null);
 export const statusCommand: Command = {
   name: "status",
   summary: "queue counts, live workers, queues no worker serves, and the active scheduler",
-  usage: ["Usage: taskledger status [--json]", "", ...STATUS_NOTES].join("\n"),
-  options: {},
+  usage: "[options]",
+  flags: {},
+  notes: STATUS_NOTES,
   async run({ out, open }) {
     const { tl } = await open();
     const report = await tl.status();

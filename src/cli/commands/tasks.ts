@@ -1,7 +1,7 @@
 import { invalid } from "../../core/errors.js";
 import { DISPLAY_STATUSES, type DisplayStatus } from "../../core/types.js";
 import { taskToJson } from "../../ledger/rows.js";
-import { type Command, type CommandContext, UsageError } from "../command.js";
+import { type CommandContext, type CommandGroup, noMoreArgs, UsageError } from "../command.js";
 import { followTask } from "../follow.js";
 import {
   color,
@@ -14,8 +14,9 @@ import {
   taskLine,
 } from "../output.js";
 
-function parseId(value: string | undefined): number {
+function parseId([value, ...extra]: readonly string[]): number {
   if (value === undefined) throw new UsageError("give a task id");
+  noMoreArgs(extra);
   return taskId(value, "id");
 }
 
@@ -26,7 +27,8 @@ function taskId(value: string, field: string): number {
   return id;
 }
 
-async function list({ flags, out, open }: CommandContext): Promise<number> {
+async function list({ args, flags, out, open }: CommandContext): Promise<number> {
+  noMoreArgs(args);
   const statuses = (flags.status as string | undefined)?.split(",").map((s) => s.trim()) ?? [];
   for (const s of statuses) {
     if (!(DISPLAY_STATUSES as readonly string[]).includes(s)) {
@@ -60,7 +62,7 @@ async function list({ flags, out, open }: CommandContext): Promise<number> {
 }
 
 async function show({ args, flags, out, open }: CommandContext): Promise<number> {
-  const id = parseId(args[0]);
+  const id = parseId(args);
   const { tl } = await open();
   let task = await tl.tasks.get(id);
   if (!task) throw invalid("id", `no task ${id}`);
@@ -99,7 +101,7 @@ async function show({ args, flags, out, open }: CommandContext): Promise<number>
 }
 
 async function cancel({ args, flags, out, open }: CommandContext): Promise<number> {
-  const id = parseId(args[0]);
+  const id = parseId(args);
   const { tl } = await open();
   const result = flags.reservation ? await tl.tasks.cancelReservation(id) : await tl.tasks.cancel(id);
   if (out.json) {
@@ -120,40 +122,64 @@ async function cancel({ args, flags, out, open }: CommandContext): Promise<numbe
   return result.ok ? 0 : 1;
 }
 
-export const tasksCommand: Command = {
+export const tasksCommand: CommandGroup = {
   name: "tasks",
   summary: "list, show or cancel tasks (tasks list|show ID|cancel ID)",
-  usage: [
-    "Usage: taskledger tasks list [--status S[,S]] [--owner U] [--name N] [--queue Q] [--failed] [--limit N] [--cursor ID] [--json]",
-    "       taskledger tasks show ID [--follow] [--json]",
-    "       taskledger tasks cancel ID [--reservation] [--json]",
-    "",
-    "--failed is the same as --status failed (canceled tasks: --status canceled).",
-    ...STATUS_NOTES,
-  ].join("\n"),
-  options: {
-    status: { type: "string" },
-    owner: { type: "string" },
-    name: { type: "string" },
-    queue: { type: "string" },
-    failed: { type: "boolean" },
-    limit: { type: "string" },
-    cursor: { type: "string" },
-    follow: { type: "boolean" },
-    reservation: { type: "boolean" },
-  },
-  async run(ctx) {
-    const [sub, ...args] = ctx.args;
-    const rest = { ...ctx, args };
-    switch (sub ?? "list") {
-      case "list":
-        return list(rest);
-      case "show":
-        return show(rest);
-      case "cancel":
-        return cancel(rest);
-      default:
-        throw new UsageError(`unknown subcommand "${sub}"`);
-    }
-  },
+  fallback: "list",
+  subcommands: [
+    {
+      name: "list",
+      summary: "tasks, newest first, filtered",
+      usage: "[options]",
+      flags: {
+        status: {
+          type: "string",
+          value: "S[,S]",
+          help: `only tasks in these statuses: ${DISPLAY_STATUSES.join(", ")}`,
+          default: "any",
+        },
+        failed: { type: "boolean", help: "the same as --status failed (canceled tasks: --status canceled)" },
+        owner: { type: "string", value: "USER", help: "only this user's tasks", default: "everyone's" },
+        name: { type: "string", value: "TASK", help: "only tasks of this name", default: "any" },
+        queue: { type: "string", value: "Q", help: "only tasks in this queue", default: "any" },
+        limit: { type: "string", value: "N", help: "at most N tasks, up to 200", default: "20" },
+        cursor: {
+          type: "string",
+          value: "ID",
+          help: "the page after this task id (the `more:` line, or nextCursor with --json)",
+          default: "the newest",
+        },
+      },
+      notes: STATUS_NOTES,
+      run: list,
+    },
+    {
+      name: "show",
+      summary: "one task: payload, result, log, attempts, timing",
+      usage: "ID [options]",
+      flags: {
+        follow: {
+          type: "boolean",
+          help: "draw its progress until it ends, then show it (Ctrl-C stops following, not the task)",
+        },
+      },
+      notes: STATUS_NOTES,
+      run: show,
+    },
+    {
+      name: "cancel",
+      summary: "cancel a task: a reserved or queued one at once, a running one by its worker",
+      usage: "ID [options]",
+      flags: {
+        reservation: {
+          type: "boolean",
+          help: "cancel only while the task is still reserved (not yet due); refused once it is queued or running",
+        },
+      },
+      notes: [
+        "Exit 1 when the task cannot be canceled (it has ended, or has passed its point of no return).",
+      ],
+      run: cancel,
+    },
+  ],
 };
