@@ -13,6 +13,9 @@ export type { Clock } from "./core/clock.js";
 export { type ErrorCode, isTaskledgerError, TaskledgerError } from "./core/errors.js";
 export {
   type CancelResult,
+  DISPLAY_STATUSES,
+  type DisplayStatus,
+  displayStatus,
   type Notification,
   type NotificationName,
   TASK_STATUSES,

@@ -1,19 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { isTaskledgerError } from "../core/errors.js";
+import { isTaskledgerError, TaskledgerError } from "../core/errors.js";
+import { type Database, DEFAULT_DATABASE_URL, openDatabase } from "../ledger/database.js";
 import { createTaskledger, type Taskledger } from "../taskledger.js";
-import { type Command, type CommandContext, UsageError } from "./command.js";
+import { type Command, type CommandContext, type CommandGroup, type Flags, UsageError } from "./command.js";
 import { commands } from "./commands/index.js";
 import { type LoadedConfig, loadConfig } from "./config.js";
 import { color, createOutput } from "./output.js";
-
-const GLOBAL_OPTIONS = {
-  config: { type: "string" },
-  database: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+import { commandHelp, GLOBAL_FLAGS, groupHelp, mainHelp, parseFlags } from "./usage.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -22,92 +16,130 @@ function version(): string {
   return pkg.version;
 }
 
-function help(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
-  return [
-    `taskledger ${version()} — background tasks with a durable record`,
-    "",
-    "Usage: taskledger <command> [options]",
-    "",
-    "Commands:",
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    "",
-    "Global options:",
-    "  --config FILE     config module (default ./taskledger.config.js, else the bundled example)",
-    "  --database URL    ledger database (default $TASKLEDGER_DATABASE_URL or sqlite:taskledger.db)",
-    "  --json            machine-readable output",
-    "  -h, --help        help for a command",
-  ].join("\n");
-}
-
-/** Global options may come before the command (`taskledger --json status`): move them after it. */
+/**
+ * Global options may come before the command (`taskledger --json tasks list`): move them after
+ * its arguments (before a `--`), where the command's own parse takes them.
+ */
 function commandFirst(argv: readonly string[]): string[] {
   const leading: string[] = [];
   let i = 0;
   while (i < argv.length) {
     const arg = argv[i]!;
     const [flag = "", value] = arg.startsWith("--") ? arg.slice(2).split(/=(.*)/s) : [];
-    const option =
-      flag !== "help" && Object.hasOwn(GLOBAL_OPTIONS, flag)
-        ? GLOBAL_OPTIONS[flag as keyof typeof GLOBAL_OPTIONS]
-        : undefined;
+    const option = flag !== "help" && Object.hasOwn(GLOBAL_FLAGS, flag) ? GLOBAL_FLAGS[flag] : undefined;
     if (!option) break;
     leading.push(arg);
     i++;
     if (option.type === "string" && value === undefined && i < argv.length) leading.push(argv[i++]!);
   }
   if (i >= argv.length) return []; // options but no command: the usage error
-  return [argv[i]!, ...leading, ...argv.slice(i + 1)];
+  const rest = argv.slice(i + 1);
+  const end = rest.includes("--") ? rest.indexOf("--") : rest.length;
+  return [argv[i]!, ...rest.slice(0, end), ...leading, ...rest.slice(end)];
 }
+
+/** The command a command line names, its label (`taskledger tasks list`) and its arguments. */
+function findCommand(
+  group: Command | CommandGroup,
+  args: string[],
+): { command: Command; label: string; args: string[] } | { group: CommandGroup; label: string } {
+  const label = `taskledger ${group.name}`;
+  if (!("subcommands" in group)) return { command: group, label, args };
+  const [first, ...rest] = args;
+  if (first === undefined || first.startsWith("-")) {
+    if (args.includes("--help") || args.includes("-h")) return { group, label };
+    const command = group.subcommands.find((c) => c.name === group.fallback)!;
+    return { command, label: `${label} ${command.name}`, args };
+  }
+  const command = group.subcommands.find((c) => c.name === first);
+  if (!command) throw new UsageError(`unknown subcommand "${first}"`);
+  return { command, label: `${label} ${command.name}`, args: rest };
+}
+
+/** Open the ledger the command line, the environment or the config names. */
+function openLedger(url: string, create: boolean): Database {
+  try {
+    return openDatabase(url, { create });
+  } catch (error) {
+    if (!isTaskledgerError(error) || error.code !== "not_found" || error.field !== "database") throw error;
+    throw new TaskledgerError(
+      "not_found",
+      `${error.message} (run taskledger migrate to create one, or pass --database)`,
+      { field: "database" },
+    );
+  }
+}
+
+/** A usage error: one line, naming the help to read. */
+const usageLine = (label: string, error: UsageError) => `${label}: ${error.message} (see ${label} --help)`;
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = commandFirst(argv);
   if (!name || name === "help" || name === "--help" || name === "-h") {
     // Without a command it is a usage error: the help goes to stderr, like every other one.
-    (name ? process.stdout : process.stderr).write(`${help()}\n`);
+    (name ? process.stdout : process.stderr).write(`${mainHelp(version(), commands)}\n`);
     return name ? 0 : 2;
   }
   if (name === "--version" || name === "version") {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
-  const command = commands.find((c) => c.name === name);
-  const jsonRequested = rest.includes("--json");
-  const out = createOutput(jsonRequested);
-  if (!command) {
-    out.error(`taskledger: unknown command "${name}"\n\n${help()}`);
+  const out = createOutput(rest.includes("--json"));
+  const named = commands.find((c) => c.name === name);
+  if (!named) {
+    const what = name.startsWith("-") ? `option ${name}` : `command "${name}"`;
+    out.error(`taskledger: unknown ${what} (see taskledger --help)`);
     return 2;
   }
-  let parsed: ReturnType<typeof parseArgs>;
+  let command: Command;
+  let label = `taskledger ${name}`;
+  let flags: Flags;
+  let args: string[];
   try {
-    parsed = parseArgs({
-      args: rest,
-      options: { ...GLOBAL_OPTIONS, ...command.options },
-      allowPositionals: true,
-      strict: true,
-    });
+    const found = findCommand(named, rest);
+    label = found.label;
+    if ("group" in found) {
+      process.stdout.write(`${groupHelp(found.label, found.group)}\n`);
+      return 0;
+    }
+    command = found.command;
+    const parsed = parseFlags(found.args, command.flags);
+    flags = parsed.values;
+    args = parsed.positionals;
   } catch (error) {
-    out.error(`taskledger ${name}: ${(error as Error).message}\n\n${command.usage}`);
+    if (!(error instanceof UsageError)) throw error;
+    out.error(usageLine(label, error));
     return 2;
   }
-  if (parsed.values.help) {
-    process.stdout.write(`${command.usage}\n`);
+  if (flags.help) {
+    process.stdout.write(`${commandHelp(label, command)}\n`);
     return 0;
   }
   let instance: { tl: Taskledger; loaded: LoadedConfig } | undefined;
   const ctx: CommandContext = {
-    args: parsed.positionals,
-    flags: parsed.values as CommandContext["flags"],
+    args,
+    flags,
     out,
-    async open() {
+    async open({ create = false } = {}) {
       if (instance) return instance;
-      const loaded = await loadConfig(parsed.values.config as string | undefined);
-      const { database, ...options } = loaded.config;
+      const loaded = await loadConfig(flags.config as string | undefined);
+      const { database: configured, ...options } = loaded.config;
       const url =
-        (parsed.values.database as string | undefined) ?? process.env.TASKLEDGER_DATABASE_URL ?? database;
-      const tl = createTaskledger({ ...options, database: url });
-      await tl.migrate();
+        (flags.database as string | undefined) ??
+        process.env.TASKLEDGER_DATABASE_URL ??
+        configured ??
+        DEFAULT_DATABASE_URL;
+      const database = openLedger(url, create);
+      let tl: Taskledger;
+      try {
+        tl = createTaskledger({ ...options, database });
+      } catch (error) {
+        await database.close();
+        throw error;
+      }
       instance = { tl, loaded };
+      await tl.migrate();
+      out.preface(color.dim(`ledger: ${database.file ?? database.identity}`));
       return instance;
     },
   };
@@ -115,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
     return (await command.run(ctx)) ?? 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      out.error(`taskledger ${name}: ${error.message}\n\n${command.usage}`);
+      out.error(usageLine(label, error));
       return 2;
     }
     const message = isTaskledgerError(error) ? error.message : ((error as Error)?.message ?? String(error));
@@ -131,8 +163,26 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * A reader that stops early (`taskledger tasks list | head`) closes stdout (EPIPE): the command
+ * ends quietly with exit 0, as `git log | head` does. A long-running one (worker, web, start) stops
+ * as on SIGTERM, its running tasks given their grace period; the rest end at once.
+ */
+function endWhenOutputCloses(): void {
+  let ending = false;
+  const onError = () => {
+    if (ending) return;
+    ending = true;
+    if (process.listenerCount("SIGTERM") > 0) process.kill(process.pid, "SIGTERM");
+    else process.exit();
+  };
+  process.stdout.on("error", onError);
+  process.stderr.on("error", onError);
+}
+
 export type { Command };
 
+endWhenOutputCloses();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -1,4 +1,4 @@
-import type { Task } from "../core/types.js";
+import { type DisplayStatus, displayStatus, type Task } from "../core/types.js";
 import { taskToJson } from "../http/presenters.js";
 
 /** Human output (tables, progress bars) or `--json`; one place decides. */
@@ -8,15 +8,28 @@ export interface Output {
   line(text?: string): void;
   data(value: unknown): void;
   error(text: string): void;
+  /**
+   * A line to print before the first line of human output (the ledger a command used), in the
+   * same write; an error alone on stderr leaves stdout empty.
+   */
+  preface(text: string): void;
 }
 
 export function createOutput(json: boolean, stdout = process.stdout, stderr = process.stderr): Output {
+  let preface: string | undefined;
   return {
     json,
     tty: Boolean(stdout.isTTY) && !json,
-    line: (text = "") => void stdout.write(`${text}\n`),
+    line: (text = "") => {
+      const first = preface === undefined ? "" : `${preface}\n`;
+      preface = undefined;
+      stdout.write(`${first}${text}\n`);
+    },
     data: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
     error: (text) => void stderr.write(`${text}\n`),
+    preface: (text) => {
+      preface = text;
+    },
   };
 }
 
@@ -31,11 +44,25 @@ export const color = {
   bold: paint(1),
 };
 
+const STATUS_COLORS: Record<DisplayStatus, (text: string) => string> = {
+  reserved: (text) => text,
+  queued: (text) => text,
+  running: color.blue,
+  finished: color.green,
+  failed: color.red,
+  canceled: color.yellow,
+};
+
+/** What each status means, for `--help`. */
+export const STATUS_NOTES: readonly string[] = [
+  "Statuses: reserved (waits for its time), queued, running, finished (succeeded), failed (its last",
+  "attempt failed, after its retries), canceled.",
+];
+
+/** A task's status as people read it (`displayStatus`), in its color. */
 export function statusLabel(task: Pick<Task, "status" | "failed">): string {
-  if (task.status === "finished") return task.failed ? color.red("failed") : color.green("finished");
-  if (task.status === "canceled") return color.yellow("canceled");
-  if (task.status === "running") return color.blue("running");
-  return task.status;
+  const status = displayStatus(task);
+  return STATUS_COLORS[status](status);
 }
 
 export function progressBar(progress: number, width = 20): string {

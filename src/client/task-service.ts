@@ -1,5 +1,5 @@
 import { invalid, TaskledgerError } from "../core/errors.js";
-import type { CancelResult, Notification, Task } from "../core/types.js";
+import type { CancelResult, DisplayStatus, Notification, Task } from "../core/types.js";
 import type { NewTask } from "../ledger/ledger.js";
 import * as ledger from "../ledger/ledger.js";
 import * as queries from "../ledger/queries.js";
@@ -15,9 +15,16 @@ export type { EnqueueOptions } from "./validate.js";
 
 export interface ListOptions {
   readonly owner?: string | null;
+  /** Stored statuses: `finished` includes the tasks that failed. */
   readonly status?: Task["status"] | readonly Task["status"][];
+  /**
+   * Statuses as people read them (`displayStatus`): `finished` only the tasks that succeeded,
+   * `failed` those that finished and failed, `canceled` the canceled ones.
+   */
+  readonly displayStatus?: DisplayStatus | readonly DisplayStatus[];
   readonly name?: string;
   readonly queue?: string;
+  /** The stored `failed` flag: true for failed and for canceled tasks. */
   readonly failed?: boolean;
   readonly scheduleId?: number;
   /** At most 200; default 50. */
@@ -258,6 +265,8 @@ export class TaskService {
       name: options.name,
       queue: options.queue,
       failed: options.failed,
+      displayStatus:
+        typeof options.displayStatus === "string" ? [options.displayStatus] : options.displayStatus,
       scheduleId: options.scheduleId,
       cursor: options.cursor,
       limit: clampLimit(options.limit, 50),

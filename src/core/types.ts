@@ -20,6 +20,18 @@
 export const TASK_STATUSES = ["reserved", "queued", "running", "finished", "canceled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
+/**
+ * A task's status as people read it (CLI, API filters and counts, pages): a finished task whose
+ * run failed is `failed`, one that succeeded `finished`; a canceled task is `canceled`, never
+ * `failed`. Stored, a failed task stays `finished` with `failed` set.
+ */
+export const DISPLAY_STATUSES = ["reserved", "queued", "running", "finished", "failed", "canceled"] as const;
+export type DisplayStatus = (typeof DISPLAY_STATUSES)[number];
+
+export function displayStatus(task: Pick<Task, "status" | "failed">): DisplayStatus {
+  return task.status === "finished" && task.failed ? "failed" : task.status;
+}
+
 /** Statuses from which nothing moves on. */
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ["finished", "canceled"];
 

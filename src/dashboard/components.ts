@@ -1,4 +1,4 @@
-import type { Notification, Task } from "../core/types.js";
+import { type DisplayStatus, displayStatus, type Notification, type Task } from "../core/types.js";
 import type { Principal } from "../http/auth.js";
 import { html, type SafeHtml } from "./html.js";
 
@@ -15,9 +15,9 @@ export interface PageContext {
   readonly here: string;
 }
 
-/** A task's status as people read it: a failed finish is "failed". */
-export function statusOf(task: Pick<Task, "status" | "failed">): string {
-  return task.status === "finished" && task.failed ? "failed" : task.status;
+/** A task's status as people read it: a failed finish is "failed" (see `displayStatus`). */
+export function statusOf(task: Pick<Task, "status" | "failed">): DisplayStatus {
+  return displayStatus(task);
 }
 
 export function statusBadge(task: Pick<Task, "status" | "failed">): SafeHtml {

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { invalid, TaskledgerError } from "../core/errors.js";
-import { TASK_STATUSES, type Task } from "../core/types.js";
+import { DISPLAY_STATUSES, type Task } from "../core/types.js";
 import { SCHEDULE_STATUSES, type Schedule } from "../scheduler/types.js";
 import type { Taskledger } from "../taskledger.js";
 import { type Authenticate, ownerScope, type Principal } from "./auth.js";
@@ -101,7 +101,7 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
     const limit = queryInt(url, "limit") ?? 50;
     const tasks = await tl.tasks.list({
       owner: ownerScope(principal, queryString(url, "owner")),
-      status: parseChoices(queryString(url, "status"), TASK_STATUSES, "status"),
+      displayStatus: parseChoices(queryString(url, "status"), DISPLAY_STATUSES, "status"),
       name: queryString(url, "name"),
       queue: queryString(url, "queue"),
       failed: parseBoolean(url, "failed"),
@@ -359,7 +359,7 @@ function parseBoolean(url: URL, name: string): boolean | undefined {
 function countsByQueue(counts: readonly { queue: string; status: string; count: number }[]) {
   const queues: Record<string, Record<string, number>> = {};
   for (const { queue, status, count } of counts) {
-    queues[queue] ??= Object.fromEntries(TASK_STATUSES.map((s) => [s, 0]));
+    queues[queue] ??= Object.fromEntries(DISPLAY_STATUSES.map((s) => [s, 0]));
     queues[queue]![status] = count;
   }
   return queues;

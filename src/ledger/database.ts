@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely } from "kysely";
@@ -35,6 +35,12 @@ export interface OpenOptions {
   readonly busyTimeoutMs?: number;
   /** Checkpoint the WAL on a background thread once the file is busy. Default true. */
   readonly checkpointThread?: boolean;
+  /**
+   * Create the file (and its folder) when it does not exist. Default true; with false, a missing
+   * file is refused (`not_found`, field `database`) and nothing is created: a read in the wrong
+   * folder does not leave an empty ledger behind.
+   */
+  readonly create?: boolean;
 }
 
 /**
@@ -56,6 +62,8 @@ export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOp
   }
   const memory = sqlitePath === ":memory:";
   const file = memory ? undefined : resolve(sqlitePath);
+  if (file && options.create === false && !existsSync(file))
+    throw new TaskledgerError("not_found", `database: no ledger at ${file}`, { field: "database" });
   if (file) {
     mkdirSync(dirname(file), { recursive: true });
     createPrivately(file);

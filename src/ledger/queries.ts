@@ -1,5 +1,7 @@
+import type { ExpressionBuilder } from "kysely";
+import { DISPLAY_STATUSES, type DisplayStatus } from "../core/types.js";
 import type { Db } from "./ledger.js";
-import type { NotificationRow, TaskRow, WorkerRow } from "./schema.js";
+import type { LedgerDatabase, NotificationRow, TaskRow, WorkerRow } from "./schema.js";
 
 /**
  * Every read of the ledger, by name. `owner: undefined` means any owner (admin views);
@@ -13,6 +15,8 @@ export interface TaskFilter {
   readonly name?: string;
   readonly queue?: string;
   readonly failed?: boolean;
+  /** Statuses as people read them: `finished` succeeded, `failed` finished and failed, `canceled`. */
+  readonly displayStatus?: readonly DisplayStatus[];
   readonly scheduleId?: number;
   /** Newest first; `cursor` is the last id of the previous page. */
   readonly cursor?: number;
@@ -50,9 +54,18 @@ export async function listTasks(db: Db, filter: TaskFilter): Promise<TaskRow[]> 
   if (filter.name !== undefined) query = query.where("name", "=", filter.name);
   if (filter.queue !== undefined) query = query.where("queue", "=", filter.queue);
   if (filter.failed !== undefined) query = query.where("failed", "=", filter.failed ? 1 : 0);
+  const shown = filter.displayStatus;
+  if (shown !== undefined) query = query.where((eb) => eb.or(shown.map((s) => isDisplayStatus(eb, s))));
   if (filter.scheduleId !== undefined) query = query.where("schedule_id", "=", filter.scheduleId);
   if (filter.cursor !== undefined) query = query.where("id", "<", filter.cursor);
   return (await query.orderBy("id", "desc").limit(filter.limit).execute()) as TaskRow[];
+}
+
+/** A stored finished task is `failed` or `finished` as people read it, by its `failed` flag. */
+function isDisplayStatus(eb: ExpressionBuilder<LedgerDatabase, "tasks">, status: DisplayStatus) {
+  if (status === "finished" || status === "failed")
+    return eb.and([eb("status", "=", "finished"), eb("failed", "=", status === "failed" ? 1 : 0)]);
+  return eb("status", "=", status);
 }
 
 /** The seeds' "in progress" list: queued or running, oldest first. */
@@ -119,18 +132,42 @@ export async function lastNotificationId(db: Db): Promise<number> {
 
 export interface StatusCount {
   readonly queue: string;
-  readonly status: string;
+  /** As people read it: failed tasks are counted apart from those that finished well. */
+  readonly status: DisplayStatus;
   readonly count: number;
 }
 
+/**
+ * Tasks per queue and status as people read them. The stored (queue, status) counts come from an
+ * index alone; the failed are then counted apart from the finished, which reads each finished
+ * row (no index holds `failed`): about 50 ms more per 100 000 finished tasks.
+ */
 export async function countByQueueAndStatus(db: Db, owner: OwnerFilter): Promise<StatusCount[]> {
-  const rows = await byOwner(db.selectFrom("tasks"), owner)
-    .select(["queue", "status", (eb) => eb.fn.countAll<number>().as("count")])
-    .groupBy(["queue", "status"])
-    .orderBy("queue")
-    .orderBy("status")
-    .execute();
-  return rows.map((r) => ({ queue: r.queue, status: r.status, count: Number(r.count) }));
+  const [stored, failed] = await Promise.all([
+    byOwner(db.selectFrom("tasks"), owner)
+      .select(["queue", "status", (eb) => eb.fn.countAll<number>().as("count")])
+      .groupBy(["queue", "status"])
+      .execute(),
+    byOwner(db.selectFrom("tasks"), owner)
+      .select(["queue", (eb) => eb.fn.countAll<number>().as("count")])
+      .where("status", "=", "finished")
+      .where("failed", "=", 1)
+      .groupBy("queue")
+      .execute(),
+  ]);
+  const failedIn = new Map(failed.map((r) => [r.queue, Number(r.count)]));
+  const counts: StatusCount[] = [];
+  for (const { queue, status, count } of stored) {
+    const n = Number(count);
+    if (status !== "finished") counts.push({ queue, status: status as DisplayStatus, count: n });
+    else {
+      const failedHere = failedIn.get(queue) ?? 0;
+      if (n > failedHere) counts.push({ queue, status: "finished", count: n - failedHere });
+      if (failedHere > 0) counts.push({ queue, status: "failed", count: failedHere });
+    }
+  }
+  const order = (c: StatusCount) => DISPLAY_STATUSES.indexOf(c.status);
+  return counts.sort((a, b) => a.queue.localeCompare(b.queue) || order(a) - order(b));
 }
 
 /**

@@ -1,11 +1,13 @@
 import { execFile } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import BetterSqlite3 from "better-sqlite3";
 import { beforeEach, describe, expect, it } from "vitest";
+import { commands } from "../../src/cli/commands/index.js";
 import { embeddedMigrations } from "../../src/engines/embedded/schema.js";
 import { ledgerMigrations } from "../../src/ledger/migrations.js";
+import { ENDING_TASKS, oneOfEachEnd, openLedger } from "../flow/fixture.js";
 import { inQueue, tableCounts, tempDir } from "../helpers/index.js";
 import { BIN, json, REPO, type RunOptions, run } from "./cli.js";
 
@@ -22,6 +24,13 @@ beforeEach(() => {
 
 const cli = (...args: string[]) => run(args, opts);
 
+/** Human output starts with the ledger the command used; the lines after it. */
+function afterLedgerLine(result: { stdout: string }, ledger = file): string[] {
+  const [first, ...rest] = result.stdout.trimEnd().split("\n");
+  expect(first).toBe(`ledger: ${ledger}`);
+  return rest;
+}
+
 async function enqueueWords(description: string, text = "a b c"): Promise<number> {
   const result = await cli(
     "enqueue",
@@ -34,6 +43,22 @@ async function enqueueWords(description: string, text = "a b c"): Promise<number
   );
   expect(result.code, result.stderr).toBe(0);
   return json(result).id;
+}
+
+/** The options `--help` lists, by name (`--retry N` is "retry"), each with its text (its lines joined). */
+function optionEntries(help: string): Record<string, { text: string }> {
+  const entries: Record<string, { text: string }> = {};
+  let current: { text: string } | undefined;
+  for (const line of help.split("\n")) {
+    const option = /^ {2}(?:-\w, )?--([\w-]+)(?: \S+)?(?: {2,}(.*))?$/.exec(line);
+    if (option) {
+      current = { text: option[2] ?? "" };
+      entries[option[1]!] = current;
+    } else if (current && /^ {6,}\S/.test(line)) {
+      current.text = `${current.text} ${line.trim()}`.trim();
+    } else current = undefined;
+  }
+  return entries;
 }
 
 /** An error is one line on stderr and nothing on stdout. */
@@ -62,7 +87,7 @@ describe("migrate", () => {
   it("creates the ledger's tables, empty", async () => {
     const result = await cli("migrate");
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`Ledger ready: ${file}`);
+    expect(afterLedgerLine(result)).toEqual(["Ledger ready."]);
     expect(tableCounts(file)).toEqual(EMPTY_LEDGER);
 
     const again = await cli("migrate", "--json");
@@ -121,7 +146,7 @@ describe("enqueue", () => {
     const text = await cli("enqueue", "count_words", "--description", "count a b c", "--payload", '"a b c"');
     expect(text.code, text.stderr).toBe(0);
     expect(text.stderr).toBe("");
-    expect(text.stdout.trim()).toBe("Queued task #1 count_words (queue default)");
+    expect(afterLedgerLine(text)).toEqual(["Queued task #1 count_words (queue default)"]);
 
     const asJson = await cli(
       "enqueue",
@@ -182,7 +207,7 @@ describe("tasks", () => {
 
     const table = await cli("tasks", "list");
     expect(table.code, table.stderr).toBe(0);
-    const lines = table.stdout.trimEnd().split("\n");
+    const lines = afterLedgerLine(table);
     expect(lines[0]).toMatch(/^ID\s+NAME\s+STATUS\s+PROGRESS\s+OWNER\s+QUEUE\s+DESCRIPTION\s+AT$/);
     expect(lines.slice(1).map((line) => line.split(/\s+/).slice(0, 3))).toEqual([
       ["3", "count_words", "queued"],
@@ -253,7 +278,7 @@ describe("tasks", () => {
     const id = await enqueueWords("cancel me");
     const canceled = await cli("tasks", "cancel", String(id));
     expect(canceled.code, canceled.stderr).toBe(0);
-    expect(canceled.stdout.trim()).toBe(`Task #${id} count_words canceled.`);
+    expect(afterLedgerLine(canceled)).toEqual([`Task #${id} count_words canceled.`]);
     expect(json(await cli("tasks", "show", String(id), "--json")).status).toBe("canceled");
 
     const again = await cli("tasks", "cancel", String(id));
@@ -269,6 +294,115 @@ describe("tasks", () => {
   });
 });
 
+describe("failed and canceled", () => {
+  it("are apart everywhere: --status failed, finished and canceled each list their own; --failed is --status failed; status counts each", async () => {
+    const { tl } = openLedger({ url: opts.database!, tasks: ENDING_TASKS });
+    const ids = await oneOfEachEnd(tl);
+    const listed = async (...flags: string[]) =>
+      json(await cli("tasks", "list", ...flags, "--json")).tasks.map((t: { id: number }) => t.id);
+    expect(await listed("--status", "failed")).toEqual([ids.failed]);
+    expect(await listed("--failed")).toEqual([ids.failed]);
+    expect(await listed("--status", "finished")).toEqual([ids.finished]);
+    expect(await listed("--status", "canceled")).toEqual([ids.canceled]);
+    expect(await listed("--status", "failed,canceled")).toEqual([ids.failed, ids.canceled]);
+
+    const rows = afterLedgerLine(await cli("tasks", "list")).slice(1);
+    expect(rows.map((row) => row.split(/\s+/).slice(0, 3))).toEqual([
+      [String(ids.failed), "fails", "failed"],
+      [String(ids.finished), "succeeds", "finished"],
+      [String(ids.canceled), "succeeds", "canceled"],
+    ]);
+
+    const status = afterLedgerLine(await cli("status"));
+    expect(status[0]).toMatch(/^QUEUE\s+RESERVED\s+QUEUED\s+RUNNING\s+FINISHED\s+FAILED\s+CANCELED$/);
+    expect(status[1]).toMatch(/^default\s+0\s+0\s+0\s+1\s+1\s+1$/);
+    expect(json(await cli("status", "--json")).counts).toEqual([
+      { queue: "default", status: "finished", count: 1 },
+      { queue: "default", status: "failed", count: 1 },
+      { queue: "default", status: "canceled", count: 1 },
+    ]);
+  });
+});
+
+describe("the ledger a command uses", () => {
+  it("is never created by a read: in a folder without one, each read names the file it looked for, exit 1, and leaves the folder empty", async () => {
+    const empty = tempDir("tl-cli-empty-");
+    const here = { cwd: empty, database: null };
+    const looked = join(empty, "taskledger.db");
+    const reads = [
+      ["tasks"],
+      ["tasks", "list"],
+      ["tasks", "show", "1"],
+      ["tasks", "cancel", "1"],
+      ["schedules", "list"],
+      ["schedules", "runs", "fetch-rss"],
+      ["schedules", "pause", "fetch-rss"],
+      ["schedules", "resume", "fetch-rss"],
+      ["schedules", "remove", "fetch-rss"],
+      ["status"],
+    ];
+    for (const args of reads) {
+      const result = await run(args, here);
+      expect(result.code, args.join(" ")).toBe(1);
+      expectOneErrorLine(
+        result,
+        `no ledger at ${looked} (run taskledger migrate to create one, or pass --database)`,
+      );
+    }
+    const asJson = await run(["tasks", "list", "--json"], here);
+    expect(asJson.code).toBe(1);
+    expect(json(asJson).error).toMatchObject({ code: "not_found", field: "database" });
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
+  it("is not created by status --database naming a missing folder, nor is the folder; the commands that write create both", async () => {
+    const missing = join(dir, "no", "such", "ledger.db");
+    const result = await cli("status", "--database", `sqlite:${missing}`);
+    expect(result.code).toBe(1);
+    expectOneErrorLine(result, `no ledger at ${missing}`);
+    expect(existsSync(join(dir, "no"))).toBe(false);
+
+    const enqueued = await cli(
+      "enqueue",
+      "count_words",
+      "--description",
+      "x",
+      "--database",
+      `sqlite:${missing}`,
+    );
+    expect(enqueued.code, enqueued.stderr).toBe(0);
+    expect(tableCounts(missing).tasks).toBe(1);
+    const synced = join(dir, "other", "synced.db");
+    const sync = await cli("schedules", "sync", "--database", `sqlite:${synced}`);
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(tableCounts(synced).scheduled_tasks).toBe(1);
+  });
+
+  it("is named on the first line of every command's human output, and not in --json", async () => {
+    const id = await enqueueWords("named");
+    for (const args of [
+      ["migrate"],
+      ["enqueue", "count_words", "--description", "again"],
+      ["tasks", "list"],
+      ["tasks", "show", String(id)],
+      ["tasks", "cancel", String(id)],
+      ["schedules", "sync"],
+      ["schedules", "list"],
+      ["schedules", "runs", "fetch-rss"],
+      ["status"],
+    ]) {
+      const text = await cli(...args);
+      expect(text.code, `${args.join(" ")}: ${text.stderr}`).toBe(0);
+      expect(text.stdout.split("\n")[0], args.join(" ")).toBe(`ledger: ${file}`);
+    }
+    for (const args of [["tasks", "list"], ["status"], ["schedules", "list"]]) {
+      const asJson = await cli(...args, "--json");
+      expect(() => JSON.parse(asJson.stdout), args.join(" ")).not.toThrow();
+      expect(asJson.stdout).not.toContain("ledger:");
+    }
+  });
+});
+
 describe("status", () => {
   it("prints the counts per queue and status, and the live workers", async () => {
     await enqueueWords("one");
@@ -276,8 +410,9 @@ describe("status", () => {
 
     const text = await cli("status");
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain(`ledger ${file}`);
-    expect(text.stdout).toMatch(/^default\s+queued\s+2$/m);
+    const lines = afterLedgerLine(text);
+    expect(lines[0]).toMatch(/^QUEUE\s+RESERVED\s+QUEUED\s+RUNNING\s+FINISHED\s+FAILED\s+CANCELED$/);
+    expect(lines[1]).toMatch(/^default\s+0\s+2\s+0\s+0\s+0\s+0$/);
     expect(text.stdout).toContain("No workers running.");
 
     const asJson = json(await cli("status", "--json"));
@@ -289,6 +424,7 @@ describe("status", () => {
   });
 
   it("says so when the ledger is empty", async () => {
+    expect((await cli("migrate")).code).toBe(0);
     const text = await cli("status");
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain("No tasks yet.");
@@ -304,7 +440,8 @@ describe("usage and errors", () => {
     }
     const enqueueHelp = await cli("enqueue", "--help");
     expect(enqueueHelp.code).toBe(0);
-    expect(enqueueHelp.stdout).toMatch(/^Usage: taskledger enqueue <task>/);
+    expect(enqueueHelp.stdout).toMatch(/^taskledger enqueue — /);
+    expect(enqueueHelp.stdout).toMatch(/^Usage: taskledger enqueue <task>/m);
 
     const version = await cli("--version");
     expect(version.code).toBe(0);
@@ -313,6 +450,7 @@ describe("usage and errors", () => {
   });
 
   it("takes the global options before the command too", async () => {
+    expect((await cli("migrate")).code).toBe(0);
     const before = await run(["--json", "--database", opts.database!, "status"], { ...opts, database: null });
     expect(before.code).toBe(0);
     expect(JSON.parse(before.stdout)).toMatchObject({ counts: [] });
@@ -323,19 +461,123 @@ describe("usage and errors", () => {
 
   it.each([
     { args: [], says: "Usage: taskledger <command>" },
-    { args: ["frobnicate"], says: 'unknown command "frobnicate"' },
     { args: ["--json"], says: "Usage: taskledger <command>" },
-    { args: ["enqueue", "count_words", "--bogus"], says: "--bogus" },
-    { args: ["enqueue"], says: "name the task to enqueue" },
-    { args: ["enqueue", "count_words", "extra", "--description", "x"], says: 'unexpected argument "extra"' },
-    { args: ["tasks", "frob"], says: 'unknown subcommand "frob"' },
-    { args: ["tasks", "show"], says: "give a task id" },
-  ])("exits 2 on a usage error: $args", async ({ args, says }) => {
+  ])("without a command prints the help on stderr, exit 2: $args", async ({ args, says }) => {
     const result = await cli(...args);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr).toContain(says);
-    expect(existsSync(file)).toBe(false);
+  });
+
+  it.each([
+    {
+      args: ["tasks", "list", "--staus", "failed"],
+      says: "taskledger tasks list: unknown option --staus (see taskledger tasks list --help)",
+    },
+    {
+      args: ["--staus", "failed", "tasks"],
+      says: "taskledger: unknown option --staus (see taskledger --help)",
+    },
+    {
+      args: ["tasks", "--staus", "failed"],
+      says: "taskledger tasks list: unknown option --staus (see taskledger tasks list --help)",
+    },
+    {
+      args: ["tasks", "list", "--status"],
+      says: "taskledger tasks list: --status needs a value: --status S[,S] (see taskledger tasks list --help)",
+    },
+    {
+      args: ["enqueue", "count_words", "--description", "x", "--priority", "-5"],
+      says: 'taskledger enqueue: --priority needs a value; one that starts with "-" is written --priority=-5 (see taskledger enqueue --help)',
+    },
+    {
+      args: ["tasks", "show", "1", "--follow=yes"],
+      says: "taskledger tasks show: --follow takes no value (see taskledger tasks show --help)",
+    },
+    {
+      args: ["tasks", "show", "1", "--reservation"],
+      says: "taskledger tasks show: unknown option --reservation (see taskledger tasks show --help)",
+    },
+    {
+      args: ["enqueue", "count_words", "-x"],
+      says: "taskledger enqueue: unknown option -x (see taskledger enqueue --help)",
+    },
+    { args: ["frobnicate"], says: 'taskledger: unknown command "frobnicate" (see taskledger --help)' },
+    {
+      args: ["enqueue"],
+      says: "taskledger enqueue: name the task to enqueue (see taskledger enqueue --help)",
+    },
+    {
+      args: ["enqueue", "count_words", "extra", "--description", "x"],
+      says: 'taskledger enqueue: unexpected argument "extra" (see taskledger enqueue --help)',
+    },
+    {
+      args: ["tasks", "frob"],
+      says: 'taskledger tasks: unknown subcommand "frob" (see taskledger tasks --help)',
+    },
+    {
+      args: ["tasks", "show"],
+      says: "taskledger tasks show: give a task id (see taskledger tasks show --help)",
+    },
+    {
+      args: ["tasks", "show", "1", "2"],
+      says: 'taskledger tasks show: unexpected argument "2" (see taskledger tasks show --help)',
+    },
+  ])(
+    "answers a usage error with one line of its own, exit 2, writing nothing: $args",
+    async ({ args, says }) => {
+      const result = await cli(...args);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toBe(`${says}\n`);
+      expect(existsSync(file)).toBe(false);
+    },
+  );
+
+  it("every command's --help lists each of its options with a sentence, and the default of each that takes a value", async () => {
+    const leaves = commands.flatMap((c) =>
+      "subcommands" in c
+        ? c.subcommands.map((s) => ({ label: `${c.name} ${s.name}`, flags: s.flags }))
+        : [{ label: c.name, flags: c.flags }],
+    );
+    const globals = { config: "string", database: "string", json: "boolean", help: "boolean" };
+    for (const { label, flags } of leaves) {
+      const help = await cli(...label.split(" "), "--help");
+      expect(help.code, label).toBe(0);
+      expect(help.stdout, label).toMatch(new RegExp(`^taskledger ${label} — \\S`));
+      expect(help.stdout, label).toMatch(new RegExp(`^Usage: taskledger ${label} `, "m"));
+      const entries = optionEntries(help.stdout);
+      const expected = {
+        ...globals,
+        ...Object.fromEntries(Object.entries(flags).map(([n, f]) => [n, f.type])),
+      };
+      expect(Object.keys(entries).sort(), label).toEqual(Object.keys(expected).sort());
+      for (const [name, type] of Object.entries(expected)) {
+        expect(entries[name]!.text, `${label} --${name}`).toMatch(/\S+ \S+/);
+        if (type === "string" && name !== "description")
+          expect(entries[name]!.text, `${label} --${name}`).toMatch(/\(default: [^)]+/);
+      }
+    }
+  });
+
+  it("says what --retry counts, the default timeout, --follow, --reservation and --version", async () => {
+    const enqueue = optionEntries((await cli("enqueue", "--help")).stdout);
+    expect(enqueue.retry!.text).toContain("retries after a failed first attempt, so N + 1 attempts at most");
+    expect(enqueue.retry!.text).toContain("(default: the task's own, else 3");
+    expect(enqueue.timeout!.text).toContain("(default: the task's own, else 60000, one minute)");
+    expect(enqueue.description!.text).toContain("required");
+    const show = optionEntries((await cli("tasks", "show", "--help")).stdout);
+    expect(show.follow!.text).toContain("until it ends");
+    const cancel = optionEntries((await cli("tasks", "cancel", "--help")).stdout);
+    expect(cancel.reservation!.text).toContain("only while the task is still reserved");
+    const list = optionEntries((await cli("tasks", "list", "--help")).stdout);
+    expect(list.status!.text).toContain("reserved, queued, running, finished, failed, canceled");
+    expect(list.failed!.text).toContain("the same as --status failed");
+    const main = await cli("--help");
+    expect(optionEntries(main.stdout).version!.text).toContain("version");
+    const group = await cli("tasks", "--help");
+    expect(group.code).toBe(0);
+    expect(group.stdout).toMatch(/^ {2}cancel\s+cancel a task/m);
   });
 
   it("refuses bad input naming the field, exit 1, and writes nothing", async () => {

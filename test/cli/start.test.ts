@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { tempDir, waitFor } from "../helpers/index.js";
@@ -34,7 +35,7 @@ describe("taskledger start", () => {
       opts,
     );
     expect(waited.code, waited.stderr).toBe(0);
-    const id = /^Task #(\d+) count_words /.exec(waited.stdout)?.[1];
+    const id = /^Task #(\d+) count_words /m.exec(waited.stdout)?.[1];
     expect(id, waited.stdout).toBeDefined();
     expect(waited.stdout.trimEnd().split("\n").at(-1)).toBe(
       'Result: {"words":3,"distinct":2,"top":{"two":2,"one":1}}',
@@ -71,5 +72,28 @@ describe("taskledger start", () => {
     start.child.kill("SIGTERM");
     const exited = await start.done;
     expect(exited.code, exited.stderr).toBe(0);
+  });
+});
+
+describe("a port already taken", () => {
+  it("is refused by web and start in one line that says how to pick another, exit 1", async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      for (const command of ["web", "start"]) {
+        const result = await run([command, "--port", String(port)], opts);
+        expect(result.code, command).toBe(1);
+        expect(result.stderr, command).toBe(
+          `taskledger: error: port: ${port} is already in use on 127.0.0.1; pick another with --port N, or --port 0 for any free one\n`,
+        );
+      }
+      // $PORT is a default like any other: the same advice.
+      const fromEnv = await run(["web"], { ...opts, env: { PORT: String(port) } });
+      expect(fromEnv.code).toBe(1);
+      expect(fromEnv.stderr).toContain("pick another with --port N, or --port 0 for any free one");
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

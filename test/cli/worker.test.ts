@@ -39,7 +39,8 @@ describe("taskledger worker", () => {
     );
     expect(waited.code, waited.stderr).toBe(0);
     const lines = waited.stdout.trimEnd().split("\n");
-    expect(lines[0]).toBe("Task #1 count_words queued; waiting (Ctrl-C stops waiting, not the task)…");
+    expect(lines[0]).toBe(`ledger: ${file}`);
+    expect(lines[1]).toBe("Task #1 count_words queued; waiting (Ctrl-C stops waiting, not the task)…");
     expect(lines).toContain("#1 count_words [####################] 100% finished");
     expect(lines.at(-1)).toBe('Result: {"words":6,"distinct":4,"top":{"to":2,"be":2,"or":1,"not":1}}');
     await untilOutput(worker, "#1 count_words finished");
@@ -209,7 +210,8 @@ describe("taskledger worker", () => {
       message: "one report running",
     });
     const served = await cli("status");
-    expect(served.stdout).toMatch(/^reports\s+queued\s+2$/m);
+    expect(served.stdout).toMatch(/^QUEUE\s+RESERVED\s+QUEUED\s+RUNNING\s/m);
+    expect(served.stdout).toMatch(/^reports\s+0\s+2\s+1\s+0\s+0\s+0$/m);
     expect(served.stdout).not.toContain("! queue");
     expect(json(await cli("status", "--json")).unservedQueues).toEqual([]);
 

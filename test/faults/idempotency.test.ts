@@ -237,11 +237,11 @@ describe("taskledger enqueue --idempotency-key", () => {
 
     const first = await cli(...args, "--idempotency-key", "words-1");
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout.trim()).toBe("Queued task #1 count_words (queue default)");
+    expect(first.stdout).toBe(`ledger: ${file}\nQueued task #1 count_words (queue default)\n`);
     const second = await cli(...args, "--idempotency-key", "words-1");
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout.trim()).toBe(
-      "Task #1 count_words queued (queue default) (existing task, same idempotency key)",
+    expect(second.stdout).toBe(
+      `ledger: ${file}\nTask #1 count_words queued (queue default) (existing task, same idempotency key)\n`,
     );
     const asJson = await cli(...args, "--idempotency-key", "words-1", "--json");
     expect(json(asJson)).toMatchObject({ id: 1, idempotencyKey: "words-1" });

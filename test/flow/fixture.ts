@@ -2,6 +2,7 @@ import { afterEach } from "vitest";
 import {
   type Clock,
   createTaskledger,
+  defineTask,
   type Task,
   type Taskledger,
   type TaskledgerOptions,
@@ -78,3 +79,33 @@ export function waitForTask(
 }
 
 export const isTerminal = (task: Task) => task.status === "finished" || task.status === "canceled";
+
+const succeeds = defineTask({ name: "succeeds", retry: 0, run: () => "ok" });
+const fails = defineTask({
+  name: "fails",
+  retry: 0,
+  run: () => {
+    throw new Error("it failed");
+  },
+});
+/** The tasks `oneOfEachEnd` runs: give them to the taskledger it is called with. */
+export const ENDING_TASKS = [succeeds, fails];
+
+/**
+ * One task of each way to end, run by a real worker: one succeeded (`finished`), one failed
+ * (stored `finished` with `failed` set) and one canceled before it ran.
+ */
+export async function oneOfEachEnd(
+  tl: Taskledger,
+  owner?: string,
+): Promise<{ finished: number; failed: number; canceled: number }> {
+  const canceled = await tl.tasks.enqueue(succeeds, null, { description: "canceled", owner });
+  await tl.tasks.cancel(canceled.id);
+  const finished = await tl.tasks.enqueue(succeeds, null, { description: "succeeds", owner });
+  const failed = await tl.tasks.enqueue(fails, null, { description: "fails", owner });
+  const worker = tl.createWorker();
+  await worker.start();
+  await Promise.all([finished, failed].map((t) => waitForTask(tl, t.id, isTerminal)));
+  await worker.stop();
+  return { finished: finished.id, failed: failed.id, canceled: canceled.id };
+}

@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHttpHandler, type HttpHandler } from "../../src/http/index.js";
 import { defineTask } from "../../src/index.js";
-import { gate, openLedger } from "../flow/fixture.js";
+import { ENDING_TASKS, gate, oneOfEachEnd, openLedger } from "../flow/fixture.js";
 import { tableCounts, waitFor } from "../helpers/index.js";
 import { clientFor, readEvents, testAuthenticate } from "./client.js";
 
@@ -40,7 +40,7 @@ afterEach(() => {
 
 function setup(options: { lead?: number; pollIntervalMs?: number } = {}) {
   const fixture = openLedger({
-    tasks: [echo, steps],
+    tasks: [echo, steps, ...ENDING_TASKS],
     reservationLeadSeconds: options.lead ?? 30,
     ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
   });
@@ -262,6 +262,37 @@ describe("HTTP API", () => {
     const all = await (await root.get("/api/status")).json();
     expect(all.queues.default.queued).toBe(2);
     expect(all.workers).toEqual([]);
+  });
+
+  it("tells failed from finished and canceled: in ?status= and in the status counts", async () => {
+    const { tl, alice, root } = setup();
+    const ids = await oneOfEachEnd(tl, "alice");
+    const listed = async (query: string) =>
+      (await (await alice.get(`/api/tasks?${query}`)).json()).tasks.map((t: { id: number }) => t.id);
+    expect(await listed("status=failed")).toEqual([ids.failed]);
+    expect(await listed("status=finished")).toEqual([ids.finished]);
+    expect(await listed("status=canceled")).toEqual([ids.canceled]);
+    expect(await listed("status=finished,failed")).toEqual([ids.failed, ids.finished]);
+    const bad = await alice.get("/api/tasks?status=done");
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.message).toContain(
+      "reserved, queued, running, finished, failed, canceled",
+    );
+
+    const status = await (await root.get("/api/status")).json();
+    expect(status.queues.default).toEqual({
+      reserved: 0,
+      queued: 0,
+      running: 0,
+      finished: 1,
+      failed: 1,
+      canceled: 1,
+    });
+    expect(status.counts).toEqual([
+      { queue: "default", status: "finished", count: 1 },
+      { queue: "default", status: "failed", count: 1 },
+      { queue: "default", status: "canceled", count: 1 },
+    ]);
   });
 
   it("answers 405 for a wrong method and 404 outside its routes", async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createDashboardHandler, type Dashboard } from "../../src/dashboard/index.js";
 import { csrfToken } from "../../src/http/index.js";
 import { defineTask } from "../../src/index.js";
-import { gate, ManualClock, openLedger } from "../flow/fixture.js";
+import { ENDING_TASKS, gate, ManualClock, oneOfEachEnd, openLedger } from "../flow/fixture.js";
 import { waitFor } from "../helpers/index.js";
 import { ORIGIN, testAuthenticate } from "./client.js";
 
@@ -16,7 +16,7 @@ afterEach(() => {
 });
 
 function setup(options: { loginPath?: string } = {}) {
-  const fixture = openLedger({ tasks: [echo] });
+  const fixture = openLedger({ tasks: [echo, ...ENDING_TASKS] });
   const dashboard = createDashboardHandler(fixture.tl, {
     authenticate: testAuthenticate,
     secret: SECRET,
@@ -176,6 +176,27 @@ describe("dashboard pages", () => {
     expect(filtered.match(/<tr data-task-id="(\d+)"/g)).toEqual([`<tr data-task-id="${canceled.id}"`]);
     const older = /href="(\/admin\?[^"]*cursor=\d+)"/.exec(page)![1]!.replaceAll("&amp;", "&");
     expect((await (await get(older, "root")).text()).match(/<tr data-task-id=/g)).toHaveLength(11);
+  });
+
+  it("filter the admin's tasks by failed apart from finished and canceled, and count each apart", async () => {
+    const { tl, get } = setup();
+    const ids = await oneOfEachEnd(tl, "alice");
+    const rows = async (query: string) =>
+      [...(await (await get(`/admin?${query}`, "root")).text()).matchAll(/<tr data-task-id="(\d+)"/g)].map(
+        (m) => Number(m[1]),
+      );
+    expect(await rows("status=failed")).toEqual([ids.failed]);
+    expect(await rows("status=finished")).toEqual([ids.finished]);
+    expect(await rows("status=canceled")).toEqual([ids.canceled]);
+
+    const page = await (await get("/admin?status=failed", "root")).text();
+    expect(page).toContain('<option value="failed" selected>failed</option>');
+    expect(page).not.toContain('name="failed"');
+    const counts = page.slice(page.indexOf('<table class="table counts">'), page.indexOf("</table>"));
+    const heads = [...counts.matchAll(/<th class="num"><span class="badge status-(\w+)">/g)].map((m) => m[1]);
+    expect(heads).toEqual(["reserved", "queued", "running", "finished", "failed", "canceled"]);
+    const cells = [...counts.matchAll(/<td class="num">(\d+)<\/td>/g)].map((m) => Number(m[1]));
+    expect(cells).toEqual([0, 0, 0, 1, 1, 1]);
   });
 
   it("serve the stylesheet and script with an ETag", async () => {

@@ -1,6 +1,6 @@
 import { invalid } from "../../core/errors.js";
 import { taskToJson } from "../../http/presenters.js";
-import { type Command, UsageError } from "../command.js";
+import { type Command, noMoreArgs, UsageError } from "../command.js";
 import { followTask } from "../follow.js";
 import { formatTime, statusLabel } from "../output.js";
 
@@ -15,36 +15,69 @@ function optionalInt(value: unknown, field: string): number | undefined {
 export const enqueueCommand: Command = {
   name: "enqueue",
   summary: "record a task and queue it (or reserve it with --at)",
-  usage: [
-    "Usage: taskledger enqueue <task> --description TEXT [--payload JSON] [--at ISO-8601] [--owner USER]",
-    "                          [--queue Q] [--timeout MS] [--retry N] [--priority N] [--idempotency-key K]",
-    "                          [--wait] [--json]",
-    "",
-    "  --payload JSON          the task's argument, as JSON (default null)",
-    "  --at TIME               reserve: run at this ISO-8601 time, with its zone (…Z or …+09:00)",
-    "  --idempotency-key K     one task per owner and key: run again with the same K, the command",
-    "                          shows the task recorded first and writes nothing (the same K with",
-    "                          another task, payload or --at is refused)",
-    "  --wait                  follow the task with a progress bar until it ends (exit 1 if it fails)",
-    "",
-    `Example: taskledger enqueue count_words --description "count words" --payload '"to be or not to be"' --wait`,
-  ].join("\n"),
-  options: {
-    description: { type: "string" },
-    payload: { type: "string" },
-    at: { type: "string" },
-    owner: { type: "string" },
-    queue: { type: "string" },
-    timeout: { type: "string" },
-    retry: { type: "string" },
-    priority: { type: "string" },
-    "idempotency-key": { type: "string" },
-    wait: { type: "boolean" },
+  usage: "<task> --description TEXT [options]",
+  flags: {
+    description: {
+      type: "string",
+      value: "TEXT",
+      help: "what the task does, as its lists show it; required",
+    },
+    payload: { type: "string", value: "JSON", help: "the task's argument, as JSON", default: "null" },
+    at: {
+      type: "string",
+      value: "TIME",
+      help: "reserve: run at this ISO-8601 time with its zone (…Z or …+09:00), at least the config's reservationLeadSeconds ahead",
+      default: "now, queued at once",
+    },
+    owner: {
+      type: "string",
+      value: "USER",
+      help: "the user the task belongs to (their lists, feed and cancel)",
+      default: "none, a system task",
+    },
+    queue: {
+      type: "string",
+      value: "Q",
+      help: "the queue to wait in; one the config declares",
+      default: "the task's own, else default; high with --at",
+    },
+    timeout: {
+      type: "string",
+      value: "MS",
+      help: "the longest one attempt may run, in milliseconds (at most 2147483647)",
+      default: "the task's own, else 60000, one minute",
+    },
+    retry: {
+      type: "string",
+      value: "N",
+      help: "retries after a failed first attempt, so N + 1 attempts at most, the task's delay apart",
+      default: "the task's own, else 3, 5 s apart",
+    },
+    priority: {
+      type: "string",
+      value: "N",
+      help: "higher runs first within its queue; an integer",
+      default: "0",
+    },
+    "idempotency-key": {
+      type: "string",
+      value: "K",
+      help: "one task per owner and key: run again with the same K, the command shows the task recorded first and writes nothing (the same K with another task, payload or --at is refused)",
+      default: "none",
+    },
+    wait: {
+      type: "boolean",
+      help: "follow the task with a progress bar until it ends; exit 1 if it fails or is canceled",
+    },
   },
+  notes: [
+    `Example: taskledger enqueue count_words --description "count words" \\`,
+    `           --payload '"to be or not to be"' --wait`,
+  ],
   async run({ args, flags, out, open }) {
     const [name, ...extra] = args;
     if (!name) throw new UsageError("name the task to enqueue");
-    if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    noMoreArgs(extra);
     let payload: unknown = null;
     if (flags.payload !== undefined) {
       try {
@@ -62,7 +95,7 @@ export const enqueueCommand: Command = {
       priority: optionalInt(flags.priority, "priority"),
       idempotencyKey: flags["idempotency-key"] as string | undefined,
     };
-    const { tl } = await open();
+    const { tl } = await open({ create: true });
     const { task, created } =
       flags.at === undefined
         ? await tl.tasks.enqueueResult(name, payload, options)

@@ -1,4 +1,4 @@
-import type { Command } from "../command.js";
+import type { Command, CommandGroup } from "../command.js";
 import { enqueueCommand } from "./enqueue.js";
 import { migrateCommand } from "./migrate.js";
 import { pruneCommand } from "./prune.js";
@@ -10,7 +10,7 @@ import { webCommand } from "./web.js";
 import { workerCommand } from "./worker.js";
 
 /** Every CLI command, in the order `--help` lists them. */
-export const commands: readonly Command[] = [
+export const commands: readonly (Command | CommandGroup)[] = [
   startCommand,
   workerCommand,
   webCommand,

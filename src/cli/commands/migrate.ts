@@ -2,13 +2,13 @@ import type { Command } from "../command.js";
 
 export const migrateCommand: Command = {
   name: "migrate",
-  summary: "create or update the ledger's tables",
-  usage: "Usage: taskledger migrate [--database URL] [--json]",
-  options: {},
+  summary: "create the ledger, or bring its tables up to date",
+  usage: "[options]",
+  flags: {},
+  notes: ["Safe to run any number of times, from several processes at once."],
   async run({ out, open }) {
-    if (!out.json) out.line("Migrating the ledger…");
-    const { tl } = await open();
+    const { tl } = await open({ create: true });
     if (out.json) out.data({ ok: true, database: tl.ledger.location });
-    else out.line(`Ledger ready: ${tl.ledger.location}`);
+    else out.line("Ledger ready.");
   },
 };

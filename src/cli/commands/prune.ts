@@ -1,5 +1,5 @@
 import { limitsOf } from "../../maintenance/prune.js";
-import { type Command, UsageError } from "../command.js";
+import { type Command, noMoreArgs, UsageError } from "../command.js";
 
 const UNITS = [
   { suffix: "d", ms: 86_400_000, name: "day" },
@@ -32,24 +32,23 @@ const plural = (n: number, word: string) => `${count(n)} ${word}${n === 1 ? "" :
 export const pruneCommand: Command = {
   name: "prune",
   summary: "remove old ended tasks, old notifications and schedule runs beyond the limit",
-  usage: [
-    "Usage: taskledger prune [--older-than 30d] [--dry-run] [--json]",
-    "",
-    "  --older-than AGE   remove finished and canceled tasks that ended, and notifications written,",
-    "                     longer ago than AGE: 30d, 12h, 90m, 3600s (default: the config's",
-    "                     retention.maxAgeMs, else 30d)",
-    "  --dry-run          count what would be removed; remove nothing",
-    "",
+  usage: "[options]",
+  flags: {
+    "older-than": {
+      type: "string",
+      value: "AGE",
+      help: "remove finished and canceled tasks that ended, and notifications written, longer ago than AGE: 30d, 12h, 90m or 3600s",
+      default: "the config's retention.maxAgeMs, else 30d",
+    },
+    "dry-run": { type: "boolean", help: "count what would be removed; remove nothing" },
+  },
+  notes: [
     "Tasks still reserved, queued or running are never removed. Of each schedule's runs, the newest",
     "retention.scheduleRuns (default 100) are kept. Workers prune by themselves every",
     "retention.intervalMs (default 1 hour) unless the config sets retention: false.",
-  ].join("\n"),
-  options: {
-    "older-than": { type: "string" },
-    "dry-run": { type: "boolean" },
-  },
+  ],
   async run({ args, flags, out, open }) {
-    if (args.length > 0) throw new UsageError(`unexpected argument "${args[0]}"`);
+    noMoreArgs(args);
     const given = flags["older-than"] === undefined ? undefined : String(flags["older-than"]);
     const flagged = given === undefined ? undefined : parseDuration(given, "--older-than");
     const dryRun = Boolean(flags["dry-run"]);
@@ -58,11 +57,12 @@ export const pruneCommand: Command = {
     const report = await tl.prune({ olderThan, dryRun });
     if (out.json) {
       out.data({ ...report, olderThanMs: olderThan, dryRun });
-      return;
+      return 0;
     }
     const what = `${plural(report.tasks, "task")}, ${plural(report.notifications, "notification")} and ${plural(report.scheduleRuns, "schedule run")}`;
     out.line(
       `${dryRun ? "Would prune" : "Pruned"} ${what} older than ${formatDuration(olderThan)} from ${tl.ledger.location}`,
     );
+    return 0;
   },
 };

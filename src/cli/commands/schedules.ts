@@ -6,7 +6,7 @@ import {
   type ScheduleEntry,
   type ScheduleStatus,
 } from "../../scheduler/types.js";
-import { type Command, type CommandContext, UsageError } from "../command.js";
+import { type CommandContext, type CommandGroup, noMoreArgs, UsageError } from "../command.js";
 import { color, formatTime, TASK_HEADERS, table, taskLine, taskToJson, truncate } from "../output.js";
 
 /**
@@ -57,7 +57,8 @@ function formatDuration(ms: number): string {
   return `${ms} ms`;
 }
 
-async function list({ flags, out, open }: CommandContext): Promise<number> {
+async function list({ args, flags, out, open }: CommandContext): Promise<number> {
+  noMoreArgs(args);
   const statuses = (flags.status as string | undefined)?.split(",").map((s) => s.trim());
   for (const s of statuses ?? []) {
     if (!(SCHEDULE_STATUSES as readonly string[]).includes(s)) {
@@ -111,8 +112,9 @@ async function runs(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-async function sync({ out, open }: CommandContext): Promise<number> {
-  const { tl, loaded } = await open();
+async function sync({ args, out, open }: CommandContext): Promise<number> {
+  noMoreArgs(args);
+  const { tl, loaded } = await open({ create: true });
   const declared = (loaded.config.schedules ?? []) as readonly ScheduleEntry[];
   const summary = await tl.schedules.register(declared);
   if (out.json) {
@@ -131,9 +133,16 @@ async function sync({ out, open }: CommandContext): Promise<number> {
 function keyArg(args: readonly string[]): string | number {
   const [key, ...extra] = args;
   if (!key) throw new UsageError("give a schedule key (or #id)");
-  if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  noMoreArgs(extra);
   return /^#\d+$/.test(key) ? Number(key.slice(1)) : key;
 }
+
+/** What the subcommands that take one schedule share. */
+const byKey = {
+  usage: "KEY [options]",
+  flags: {},
+  notes: ["KEY is a schedule's key, or #ID for its id."],
+} as const;
 
 async function change(ctx: CommandContext, verb: "pause" | "resume"): Promise<number> {
   const ref = keyArg(ctx.args);
@@ -155,44 +164,53 @@ async function remove(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-export const schedulesCommand: Command = {
+export const schedulesCommand: CommandGroup = {
   name: "schedules",
   summary: "recurring schedules (schedules list|sync|pause KEY|resume KEY|remove KEY|runs KEY)",
-  usage: [
-    "Usage: taskledger schedules list [--status S[,S]] [--json]",
-    "       taskledger schedules sync [--json]      make the config's `schedules` the truth in the ledger",
-    "       taskledger schedules pause KEY [--json]",
-    "       taskledger schedules resume KEY [--json]",
-    "       taskledger schedules remove KEY [--json]  delete the schedule and all its runs",
-    "       taskledger schedules runs KEY [--limit N] [--json]  its runs, newest first",
-    "",
-    "KEY is a schedule's key, or #ID for its id. Statuses (--status): running (active), failed (its last run",
-    "failed; still scheduled), death (no longer declared in code; will not run). A worker started with",
-    "--with-scheduler (or `taskledger start`) fires them.",
-  ].join("\n"),
-  options: {
-    status: { type: "string" },
-    limit: { type: "string" },
-  },
-  async run(ctx) {
-    const [sub, ...args] = ctx.args;
-    const rest = { ...ctx, args };
-    switch (sub ?? "list") {
-      case "list":
-        if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`);
-        return list(rest);
-      case "sync":
-        if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`);
-        return sync(rest);
-      case "pause":
-      case "resume":
-        return change(rest, sub as "pause" | "resume");
-      case "remove":
-        return remove(rest);
-      case "runs":
-        return runs(rest);
-      default:
-        throw new UsageError(`unknown subcommand "${sub}"`);
-    }
-  },
+  fallback: "list",
+  subcommands: [
+    {
+      name: "list",
+      summary: "the schedules, with their next and last runs",
+      usage: "[options]",
+      flags: {
+        status: {
+          type: "string",
+          value: "S[,S]",
+          help: "only schedules in these statuses: running, failed (its last run failed), death (no longer declared)",
+          default: "any",
+        },
+      },
+      notes: ["A worker started with --with-scheduler (or `taskledger start`) fires them."],
+      run: list,
+    },
+    {
+      name: "sync",
+      summary: "make the config's `schedules` the truth in the ledger",
+      usage: "[options]",
+      flags: {},
+      notes: ["New keys are added, changed ones updated, keys no longer declared marked death."],
+      run: sync,
+    },
+    {
+      ...byKey,
+      name: "pause",
+      summary: "stop firing a schedule (a run already going is not touched)",
+      run: (ctx) => change(ctx, "pause"),
+    },
+    {
+      ...byKey,
+      name: "resume",
+      summary: "fire a paused schedule again",
+      run: (ctx) => change(ctx, "resume"),
+    },
+    { ...byKey, name: "remove", summary: "delete a schedule and all its runs", run: remove },
+    {
+      ...byKey,
+      name: "runs",
+      summary: "a schedule's runs, newest first",
+      flags: { limit: { type: "string", value: "N", help: "at most N runs, up to 200", default: "20" } },
+      run: runs,
+    },
+  ],
 };

@@ -1,13 +1,27 @@
+import { DISPLAY_STATUSES } from "../../core/types.js";
+import type { StatusReport } from "../../taskledger.js";
 import type { Command } from "../command.js";
-import { color, formatTime, table } from "../output.js";
+import { color, formatTime, STATUS_NOTES, table } from "../output.js";
+
+/** A row per queue, a column per status as people read it. */
+function countTable(counts: StatusReport["counts"]): string {
+  const queues = [...new Set(counts.map((c) => c.queue))];
+  const count = (queue: string, status: string) =>
+    counts.find((c) => c.queue === queue && c.status === status)?.count ?? 0;
+  return table(
+    ["QUEUE", ...DISPLAY_STATUSES.map((s) => s.toUpperCase())],
+    queues.map((q) => [q, ...DISPLAY_STATUSES.map((s) => String(count(q, s)))]),
+  );
+}
 
 const formatIso = (date: Date | null) => (date ? date.toISOString() : null);
 
 export const statusCommand: Command = {
   name: "status",
   summary: "queue counts, live workers, queues no worker serves, and the active scheduler",
-  usage: "Usage: taskledger status [--json]",
-  options: {},
+  usage: "[options]",
+  flags: {},
+  notes: STATUS_NOTES,
   async run({ out, open }) {
     const { tl } = await open();
     const report = await tl.status();
@@ -30,16 +44,7 @@ export const statusCommand: Command = {
       });
       return;
     }
-    out.line(`${color.bold("ledger")} ${tl.ledger.location}`);
-    out.line("");
-    if (report.counts.length === 0) out.line("No tasks yet.");
-    else
-      out.line(
-        table(
-          ["QUEUE", "STATUS", "COUNT"],
-          report.counts.map((c) => [c.queue, c.status, String(c.count)]),
-        ),
-      );
+    out.line(report.counts.length === 0 ? "No tasks yet." : countTable(report.counts));
     out.line("");
     if (report.workers.length === 0) out.line("No workers running.");
     else {

@@ -1,12 +1,22 @@
 import { invalid } from "../../core/errors.js";
-import { TASK_STATUSES, type Task } from "../../core/types.js";
+import { DISPLAY_STATUSES, type DisplayStatus } from "../../core/types.js";
 import { taskToJson } from "../../http/presenters.js";
-import { type Command, type CommandContext, UsageError } from "../command.js";
+import { type CommandContext, type CommandGroup, noMoreArgs, UsageError } from "../command.js";
 import { followTask } from "../follow.js";
-import { color, formatTime, progressBar, statusLabel, TASK_HEADERS, table, taskLine } from "../output.js";
+import {
+  color,
+  formatTime,
+  progressBar,
+  STATUS_NOTES,
+  statusLabel,
+  TASK_HEADERS,
+  table,
+  taskLine,
+} from "../output.js";
 
-function parseId(value: string | undefined): number {
+function parseId([value, ...extra]: readonly string[]): number {
   if (value === undefined) throw new UsageError("give a task id");
+  noMoreArgs(extra);
   return taskId(value, "id");
 }
 
@@ -17,23 +27,23 @@ function taskId(value: string, field: string): number {
   return id;
 }
 
-async function list({ flags, out, open }: CommandContext): Promise<number> {
-  const status = flags.status as string | undefined;
-  const statuses = status?.split(",").map((s) => s.trim());
-  for (const s of statuses ?? []) {
-    if (!(TASK_STATUSES as readonly string[]).includes(s)) {
-      throw invalid("status", `unknown status "${s}" (one of ${TASK_STATUSES.join(", ")})`);
+async function list({ args, flags, out, open }: CommandContext): Promise<number> {
+  noMoreArgs(args);
+  const statuses = (flags.status as string | undefined)?.split(",").map((s) => s.trim()) ?? [];
+  for (const s of statuses) {
+    if (!(DISPLAY_STATUSES as readonly string[]).includes(s)) {
+      throw invalid("status", `unknown status "${s}" (one of ${DISPLAY_STATUSES.join(", ")})`);
     }
   }
+  if (flags.failed && !statuses.includes("failed")) statuses.push("failed");
   const limit = flags.limit === undefined ? 20 : Number(flags.limit);
   const cursor = flags.cursor === undefined ? undefined : taskId(String(flags.cursor), "cursor");
   const { tl } = await open();
   const tasks = await tl.tasks.list({
     owner: flags.owner as string | undefined,
-    status: statuses as Task["status"][] | undefined,
+    displayStatus: statuses.length > 0 ? (statuses as DisplayStatus[]) : undefined,
     name: flags.name as string | undefined,
     queue: flags.queue as string | undefined,
-    failed: flags.failed ? true : undefined,
     limit,
     cursor,
   });
@@ -52,11 +62,14 @@ async function list({ flags, out, open }: CommandContext): Promise<number> {
 }
 
 async function show({ args, flags, out, open }: CommandContext): Promise<number> {
-  const id = parseId(args[0]);
+  const id = parseId(args);
   const { tl } = await open();
   let task = await tl.tasks.get(id);
   if (!task) throw invalid("id", `no task ${id}`);
-  if (flags.follow) task = await followTask(tl, id, out);
+  if (flags.follow) {
+    if (!out.json) out.line(`Following task #${id} ${task.name} (Ctrl-C stops following, not the task)…`);
+    task = await followTask(tl, id, out);
+  }
   if (out.json) {
     out.data(taskToJson(task));
     return 0;
@@ -88,7 +101,7 @@ async function show({ args, flags, out, open }: CommandContext): Promise<number>
 }
 
 async function cancel({ args, flags, out, open }: CommandContext): Promise<number> {
-  const id = parseId(args[0]);
+  const id = parseId(args);
   const { tl } = await open();
   const result = flags.reservation ? await tl.tasks.cancelReservation(id) : await tl.tasks.cancel(id);
   if (out.json) {
@@ -109,37 +122,64 @@ async function cancel({ args, flags, out, open }: CommandContext): Promise<numbe
   return result.ok ? 0 : 1;
 }
 
-export const tasksCommand: Command = {
+export const tasksCommand: CommandGroup = {
   name: "tasks",
   summary: "list, show or cancel tasks (tasks list|show ID|cancel ID)",
-  usage: [
-    "Usage: taskledger tasks list [--status S[,S]] [--owner U] [--name N] [--queue Q] [--failed] [--limit N] [--cursor ID] [--json]",
-    "       taskledger tasks show ID [--follow] [--json]",
-    "       taskledger tasks cancel ID [--reservation] [--json]",
-  ].join("\n"),
-  options: {
-    status: { type: "string" },
-    owner: { type: "string" },
-    name: { type: "string" },
-    queue: { type: "string" },
-    failed: { type: "boolean" },
-    limit: { type: "string" },
-    cursor: { type: "string" },
-    follow: { type: "boolean" },
-    reservation: { type: "boolean" },
-  },
-  async run(ctx) {
-    const [sub, ...args] = ctx.args;
-    const rest = { ...ctx, args };
-    switch (sub ?? "list") {
-      case "list":
-        return list(rest);
-      case "show":
-        return show(rest);
-      case "cancel":
-        return cancel(rest);
-      default:
-        throw new UsageError(`unknown subcommand "${sub}"`);
-    }
-  },
+  fallback: "list",
+  subcommands: [
+    {
+      name: "list",
+      summary: "tasks, newest first, filtered",
+      usage: "[options]",
+      flags: {
+        status: {
+          type: "string",
+          value: "S[,S]",
+          help: `only tasks in these statuses: ${DISPLAY_STATUSES.join(", ")}`,
+          default: "any",
+        },
+        failed: { type: "boolean", help: "the same as --status failed (canceled tasks: --status canceled)" },
+        owner: { type: "string", value: "USER", help: "only this user's tasks", default: "everyone's" },
+        name: { type: "string", value: "TASK", help: "only tasks of this name", default: "any" },
+        queue: { type: "string", value: "Q", help: "only tasks in this queue", default: "any" },
+        limit: { type: "string", value: "N", help: "at most N tasks, up to 200", default: "20" },
+        cursor: {
+          type: "string",
+          value: "ID",
+          help: "the page after this task id (the `more:` line, or nextCursor with --json)",
+          default: "the newest",
+        },
+      },
+      notes: STATUS_NOTES,
+      run: list,
+    },
+    {
+      name: "show",
+      summary: "one task: payload, result, log, attempts, timing",
+      usage: "ID [options]",
+      flags: {
+        follow: {
+          type: "boolean",
+          help: "draw its progress until it ends, then show it (Ctrl-C stops following, not the task)",
+        },
+      },
+      notes: STATUS_NOTES,
+      run: show,
+    },
+    {
+      name: "cancel",
+      summary: "cancel a task: a reserved or queued one at once, a running one by its worker",
+      usage: "ID [options]",
+      flags: {
+        reservation: {
+          type: "boolean",
+          help: "cancel only while the task is still reserved (not yet due); refused once it is queued or running",
+        },
+      },
+      notes: [
+        "Exit 1 when the task cannot be canceled (it has ended, or has passed its point of no return).",
+      ],
+      run: cancel,
+    },
+  ],
 };

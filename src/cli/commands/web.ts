@@ -1,7 +1,7 @@
-import { invalid } from "../../core/errors.js";
+import { invalid, TaskledgerError } from "../../core/errors.js";
 import { type FetchHandler, serve } from "../../http/node.js";
 import type { Taskledger } from "../../taskledger.js";
-import type { Command, Flags } from "../command.js";
+import type { Command, FlagSpecs, Flags } from "../command.js";
 import type { LoadedConfig } from "../config.js";
 import { color } from "../output.js";
 import { type Service, untilSignal } from "../serve.js";
@@ -22,10 +22,20 @@ export interface WebConfig {
   readonly host?: string;
 }
 
-export const WEB_OPTIONS = {
-  port: { type: "string" },
-  host: { type: "string" },
-} as const;
+export const WEB_FLAGS: FlagSpecs = {
+  port: {
+    type: "string",
+    value: "N",
+    help: "the port to listen on; 0 takes any free one",
+    default: "$PORT, else the config's web.port, else 3000",
+  },
+  host: {
+    type: "string",
+    value: "ADDRESS",
+    help: "the address to listen on (0.0.0.0 for every interface)",
+    default: "the config's web.host, else 127.0.0.1",
+  },
+};
 
 function webConfig(loaded: LoadedConfig): WebConfig | undefined {
   const web = loaded.config.web as WebConfig | undefined;
@@ -59,7 +69,15 @@ export async function startWeb(
         : (web.port ?? 3000);
   const host = typeof flags.host === "string" ? flags.host : (web.host ?? "127.0.0.1");
   const handler = await web.handler(tl);
-  const server = await serve(handler, { port, host });
+  const server = await serve(handler, { port, host }).catch((error: NodeJS.ErrnoException) => {
+    handler.close?.();
+    if (error.code !== "EADDRINUSE") throw error;
+    throw new TaskledgerError(
+      "unavailable",
+      `port: ${port} is already in use on ${host}; pick another with --port N, or --port 0 for any free one`,
+      { field: "port" },
+    );
+  });
   // Tasks in this process can reach the app they are served beside (the demo's feed, links in mails).
   process.env.TASKLEDGER_WEB_URL ??= server.url;
   return { name: "web", url: server.url, stop: () => server.close() };
@@ -68,17 +86,11 @@ export async function startWeb(
 export const webCommand: Command = {
   name: "web",
   summary: "serve the config's web app (API, dashboard) until SIGTERM/SIGINT",
-  usage: [
-    "Usage: taskledger web [--port N] [--host ADDRESS]",
-    "",
-    "  --port N         port to listen on (default $PORT, else the config's web.port, else 3000)",
-    "  --host ADDRESS   address to listen on (default 127.0.0.1)",
-    "",
-    "Serves the config's `web` handler without running tasks; run `taskledger worker` beside it.",
-  ].join("\n"),
-  options: WEB_OPTIONS,
+  usage: "[options]",
+  flags: WEB_FLAGS,
+  notes: ["Serves the config's `web` handler without running tasks; run `taskledger worker` beside it."],
   async run({ flags, out, open }) {
-    const { tl, loaded } = await open();
+    const { tl, loaded } = await open({ create: true });
     const web = await startWeb(tl, loaded, flags);
     if (!web)
       throw invalid("web", `${loaded.path} has no web key: add web: { handler: (tl) => … } to serve pages`);

@@ -1,5 +1,5 @@
 import { invalid } from "../../core/errors.js";
-import type { Command } from "../command.js";
+import type { Command, Flag } from "../command.js";
 import { color } from "../output.js";
 import { startWorker, untilSignal } from "../serve.js";
 
@@ -21,27 +21,41 @@ export function parseConcurrency(value: unknown): number | undefined {
   return n;
 }
 
+export const CONCURRENCY: Flag = {
+  type: "string",
+  value: "N",
+  help: "how many tasks run at once in this process",
+  default: "10",
+};
+
+export const QUIET: Flag = { type: "boolean", help: "no line per task outcome" };
+
 export const workerCommand: Command = {
   name: "worker",
   summary: "run tasks from the queues until SIGTERM/SIGINT",
-  usage: [
-    "Usage: taskledger worker [--queues high,default] [--concurrency N] [--with-scheduler] [--quiet]",
-    "",
-    "  --queues LIST       queues to take from, in priority order",
-    "  --concurrency N     tasks run at once (default 10)",
-    "  --with-scheduler    also fire recurring schedules from this process",
-    "  --quiet             no line per task",
-  ].join("\n"),
-  options: {
-    queues: { type: "string" },
-    concurrency: { type: "string" },
-    "with-scheduler": { type: "boolean" },
-    quiet: { type: "boolean" },
+  usage: "[options]",
+  flags: {
+    queues: {
+      type: "string",
+      value: "LIST",
+      help: "the queues to take from, comma-separated, in priority order",
+      default: "the config's queues, else high, default and the tasks' own",
+    },
+    concurrency: CONCURRENCY,
+    "with-scheduler": {
+      type: "boolean",
+      help: "also fire the recurring schedules from this process (one process holds the scheduler at a time)",
+    },
+    quiet: QUIET,
   },
+  notes: [
+    "Run as many workers as you like on one ledger. SIGTERM or SIGINT stops taking tasks and gives",
+    "running ones the config's shutdownGraceMs (default 10 s) to finish; a second signal exits at once.",
+  ],
   async run({ flags, out, open }) {
     const queues = parseQueues(flags.queues);
     const concurrency = parseConcurrency(flags.concurrency);
-    const { tl, loaded } = await open();
+    const { tl, loaded } = await open({ create: true });
     const service = await startWorker(
       tl,
       { queues, concurrency, withScheduler: Boolean(flags["with-scheduler"]) },
@@ -63,7 +77,7 @@ export const workerCommand: Command = {
       out.line(
         [
           `${color.bold("taskledger worker")} ${worker.id} — queues ${worker.queues.join(", ")}, concurrency ${worker.concurrency}`,
-          `ledger ${tl.ledger.location} · config ${loaded.path}`,
+          `config ${loaded.path}`,
         ].join("\n"),
       );
     }

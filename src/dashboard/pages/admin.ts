@@ -1,4 +1,4 @@
-import { TASK_STATUSES, type TaskStatus, type WorkerInfo } from "../../core/types.js";
+import { DISPLAY_STATUSES, type DisplayStatus, type WorkerInfo } from "../../core/types.js";
 import { isLive } from "../../ledger/rows.js";
 import type { StatusReport, Taskledger } from "../../taskledger.js";
 import {
@@ -14,11 +14,11 @@ import { html, type SafeHtml } from "../html.js";
 import type { Rendered } from "./task-center.js";
 
 export interface TaskFilters {
-  readonly status?: TaskStatus;
+  /** As people read it: `failed` and `canceled` apart, `finished` only the tasks that succeeded. */
+  readonly status?: DisplayStatus;
   readonly name?: string;
   readonly owner?: string;
   readonly queue?: string;
-  readonly failed?: boolean;
   readonly cursor?: number;
 }
 
@@ -28,14 +28,14 @@ const PAGE = 50;
 export function readFilters(url: URL): TaskFilters {
   const get = (name: string) => url.searchParams.get(name)?.trim() || undefined;
   const status = get("status");
-  const failed = get("failed");
   const cursor = Number(get("cursor"));
   return {
-    status: (TASK_STATUSES as readonly string[]).includes(status ?? "") ? (status as TaskStatus) : undefined,
+    status: (DISPLAY_STATUSES as readonly string[]).includes(status ?? "")
+      ? (status as DisplayStatus)
+      : undefined,
     name: get("name"),
     owner: get("owner"),
     queue: get("queue"),
-    failed: failed === "yes" ? true : failed === "no" ? false : undefined,
     cursor: Number.isSafeInteger(cursor) && cursor > 0 ? cursor : undefined,
   };
 }
@@ -46,11 +46,10 @@ export async function renderAdmin(tl: Taskledger, ctx: PageContext, filters: Tas
   const [report, tasks] = await Promise.all([
     tl.status(),
     tl.tasks.list({
-      status: filters.status,
+      displayStatus: filters.status,
       name: filters.name,
       owner: filters.owner,
       queue: filters.queue,
-      failed: filters.failed,
       cursor: filters.cursor,
       limit: PAGE,
     }),
@@ -58,12 +57,8 @@ export async function renderAdmin(tl: Taskledger, ctx: PageContext, filters: Tas
   const next = tasks.length === PAGE ? tasks.at(-1)!.id : undefined;
   const query = (extra: Record<string, string | number | undefined>) => {
     const params = new URLSearchParams();
-    const all = {
-      ...filters,
-      failed: filters.failed === undefined ? undefined : filters.failed ? "yes" : "no",
-      ...extra,
-    };
-    for (const [key, value] of Object.entries(all)) if (value !== undefined) params.set(key, String(value));
+    for (const [key, value] of Object.entries({ ...filters, ...extra }))
+      if (value !== undefined) params.set(key, String(value));
     return `${ctx.base}/admin?${params}`;
   };
   const body = html`
@@ -106,8 +101,7 @@ function filterForm(ctx: PageContext, tl: Taskledger, f: TaskFilters): SafeHtml 
   const option = (value: string, label: string, selected: boolean) =>
     html`<option value="${value}"${selected ? html` selected` : ""}>${label}</option>`;
   return html`<form method="get" action="${ctx.base}/admin" class="filters">
-    <label>Status <select name="status">${option("", "any", !f.status)}${TASK_STATUSES.map((s) => option(s, s, f.status === s))}</select></label>
-    <label>Failed <select name="failed">${option("", "any", f.failed === undefined)}${option("yes", "failed", f.failed === true)}${option("no", "not failed", f.failed === false)}</select></label>
+    <label>Status <select name="status">${option("", "any", !f.status)}${DISPLAY_STATUSES.map((s) => option(s, s, f.status === s))}</select></label>
     <label>Task <select name="name">${option("", "any", !f.name)}${tl.registry.names().map((n) => option(n, n, f.name === n))}</select></label>
     <label>Owner <input name="owner" value="${f.owner ?? ""}" placeholder="any" autocomplete="off"></label>
     <label>Queue <input name="queue" value="${f.queue ?? ""}" placeholder="any" autocomplete="off"></label>
@@ -137,10 +131,10 @@ function queueTable(report: StatusReport): SafeHtml {
   const count = (queue: string, status: string) =>
     report.counts.find((c) => c.queue === queue && c.status === status)?.count ?? 0;
   return html`<div class="table-wrap"><table class="table counts">
-    <thead><tr><th>Queue</th>${TASK_STATUSES.map((s) => html`<th class="num"><span class="badge status-${s}">${s}</span></th>`)}</tr></thead>
+    <thead><tr><th>Queue</th>${DISPLAY_STATUSES.map((s) => html`<th class="num"><span class="badge status-${s}">${s}</span></th>`)}</tr></thead>
     <tbody>${queues.map(
       (q) =>
-        html`<tr><td>${q}</td>${TASK_STATUSES.map((s) => html`<td class="num">${count(q, s).toLocaleString("en")}</td>`)}</tr>`,
+        html`<tr><td>${q}</td>${DISPLAY_STATUSES.map((s) => html`<td class="num">${count(q, s).toLocaleString("en")}</td>`)}</tr>`,
     )}</tbody>
   </table></div>`;
 }
