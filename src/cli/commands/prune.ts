@@ -60,9 +60,7 @@ export const pruneCommand: Command = {
       return 0;
     }
     const what = `${plural(report.tasks, "task")}, ${plural(report.notifications, "notification")} and ${plural(report.scheduleRuns, "schedule run")}`;
-    out.line(
-      `${dryRun ? "Would prune" : "Pruned"} ${what} older than ${formatDuration(olderThan)} from ${tl.ledger.location}`,
-    );
+    out.line(`${dryRun ? "Would prune" : "Pruned"} ${what} older than ${formatDuration(olderThan)}`);
     return 0;
   },
 };
