@@ -304,10 +304,13 @@ export class TaskService {
     return (await queries.inProgressTasks(this.#rt.db, owner, clampLimit(limit, 100))).map(toTask);
   }
 
-  /** The last `n` finished tasks (default 5, as the seeds). */
-  async recent(owner?: string | null, n = 5): Promise<Task[]> {
+  /**
+   * The last `n` finished tasks (default 5, as the seeds), the most recently ended first.
+   * `{ canceled: true }` lists canceled ones among them (the task center's "Last finished").
+   */
+  async recent(owner?: string | null, n = 5, options: { canceled?: boolean } = {}): Promise<Task[]> {
     await this.#rt.ready();
-    return (await queries.recentFinishedTasks(this.#rt.db, owner, clampLimit(n, 5))).map(toTask);
+    return (await queries.recentFinishedTasks(this.#rt.db, owner, clampLimit(n, 5), options)).map(toTask);
   }
 
   /** Reserved tasks, soonest first. */

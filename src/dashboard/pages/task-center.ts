@@ -14,7 +14,7 @@ export async function renderTaskCenter(tl: Taskledger, ctx: PageContext, owner: 
   const [inProgress, reserved, finished, notes] = await Promise.all([
     tl.tasks.inProgress(owner, 50),
     tl.tasks.reserved(owner, 50),
-    tl.tasks.list({ owner, status: ["finished", "canceled"], limit: 5 }),
+    tl.tasks.recent(owner, 5, { canceled: true }),
     tl.notifications.latest(owner, 10),
   ]);
   const body = html`<div class="center">
