@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createDashboardHandler, type Dashboard } from "../../src/dashboard/index.js";
 import { defineTask } from "../../src/index.js";
 import { gate, isTerminal, ManualClock, openLedger, waitForTask } from "../flow/fixture.js";
-import { ORIGIN, testAuthenticate } from "./client.js";
+import { clientFor, ORIGIN, testAuthenticate } from "./client.js";
 
 /** The task center and detail pages as HTML: what each list holds, in which order, and what it shows. */
 const SECRET = "a details test secret";
@@ -65,5 +65,41 @@ describe("the task center", () => {
     }
     const html = await pages(fixture)("/", "alice");
     expect(idsIn(html, "finished")).toEqual([second, first, reserved.id, third]);
+  });
+});
+
+describe("a failed task's log", () => {
+  it("reads without stacks and causes for its owner, in full for admins: on the detail page and in the API", async () => {
+    const fails = defineTask({
+      name: "fails",
+      retry: 0,
+      run() {
+        throw new Error("the mail server said no", { cause: new Error("connect ECONNREFUSED 10.1.2.3:25") });
+      },
+    });
+    const fixture = openLedger({ tasks: [fails] });
+    const { tl } = fixture;
+    await tl.createWorker().start();
+    const task = await tl.tasks.enqueue(fails, null, { description: "fails", owner: "alice" });
+    await waitForTask(tl, task.id, isTerminal);
+    const get = pages(fixture);
+    const logOf = (html: string) =>
+      html.slice(html.indexOf('id="log"'), html.indexOf("</section>", html.indexOf('id="log"')));
+
+    const own = logOf(await get(`/tasks/${task.id}`, "alice"));
+    expect(own).toContain("Failed for: Error: the mail server said no");
+    expect(own).not.toContain("ECONNREFUSED");
+    expect(own).not.toMatch(/\n\s+at /);
+    const admins = logOf(await get(`/tasks/${task.id}`, "root"));
+    expect(admins).toContain("Caused by: Error: connect ECONNREFUSED 10.1.2.3:25");
+    expect(admins).toMatch(/\n\s+at /);
+
+    const api = dashboards[0]!;
+    const alice = await (await clientFor(api, "alice").get(`/api/tasks/${task.id}`)).json();
+    expect(alice.log).toBe("Failed for: Error: the mail server said no");
+    const listed = await (await clientFor(api, "alice").get("/api/tasks")).json();
+    expect(listed.tasks[0].log).toBe("Failed for: Error: the mail server said no");
+    const root = await (await clientFor(api, "root").get(`/api/tasks/${task.id}`)).json();
+    expect(root.log).toContain("Caused by: Error: connect ECONNREFUSED 10.1.2.3:25");
   });
 });

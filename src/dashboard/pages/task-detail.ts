@@ -1,3 +1,4 @@
+import { publicLog } from "../../core/task-log.js";
 import type { Task } from "../../core/types.js";
 import { cancelForm, jsonBlock, type PageContext, progressBar, statusBadge, time } from "../components.js";
 import { html, type SafeHtml } from "../html.js";
@@ -5,6 +6,8 @@ import { html, type SafeHtml } from "../html.js";
 /** One task: where it stands, what it was given, what it returned or why it failed, and when. */
 export function renderTaskDetail(ctx: PageContext, task: Task): SafeHtml {
   const seconds = (ms: number) => `${(ms / 1000).toLocaleString("en")} s`;
+  // Stacks and causes are for admins; a task's owner reads what each attempt said.
+  const log = ctx.principal?.admin ? task.log : publicLog(task.log);
   const ran =
     task.startedAt && task.finishedAt ? seconds(task.finishedAt.getTime() - task.startedAt.getTime()) : null;
   return html`<div class="detail" data-task-id="${task.id}" data-status="${task.status}">
@@ -34,7 +37,7 @@ export function renderTaskDetail(ctx: PageContext, task: Task): SafeHtml {
   <section class="card" id="payload"><h2>Payload</h2>${jsonBlock(task.payload)}</section>
   <section class="card" id="result" data-live-region><h2>Result</h2>${jsonBlock(task.result)}</section>
   <section class="card" id="log" data-live-region><h2>Log</h2>${
-    task.log ? html`<pre class="code log">${task.log}</pre>` : html`<p class="empty">none</p>`
+    log ? html`<pre class="code log">${log}</pre>` : html`<p class="empty">none</p>`
   }</section>
 </div>`;
 }
