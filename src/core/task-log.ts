@@ -29,14 +29,68 @@ export function publicLog(log: string | null): string | null {
 }
 
 /**
- * Why attempt `attempt` failed, in one line, as its entry says (without the `attempt N: Failed
- * for: ` label); undefined when the log has no entry for it.
+ * Why attempt `attempt` failed, in one line: its entry without the `attempt N: Failed for: `
+ * label — or, where the log has no entry for it (a worker that stopped responding is recorded by
+ * the sweeper), the log's last entry.
  */
 export function attemptFailure(log: string | null, attempt: number): string | undefined {
   const label = `attempt ${attempt}: `;
-  const line = log
-    ?.split("\n")
-    .reverse()
-    .find((l) => l.startsWith(label));
-  return line?.slice(label.length).replace(/^Failed for: /, "");
+  const entries = publicLog(log)?.split("\n") ?? [];
+  const own = entries.findLast((line) => line.startsWith(label))?.slice(label.length) ?? entries.at(-1);
+  return own?.replace(/^Failed for: /, "");
+}
+
+/** A task waiting to run again after a failed attempt. */
+export interface PendingRetry {
+  /** The attempt that failed. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** Why, in one line (no stack). */
+  readonly error: string;
+  /** When the next attempt may start. */
+  readonly retryAt: Date;
+}
+
+/**
+ * The retry a queued task waits for, from its `task_retry` notification: null unless that
+ * notification is for the attempt the task is at (a task given back at shutdown is not retrying).
+ */
+export function pendingRetryOf(
+  task: {
+    readonly status: string;
+    readonly attempts: number;
+    readonly maxAttempts: number;
+    readonly log: string | null;
+  },
+  retry: { readonly data: Record<string, unknown> } | undefined,
+): PendingRetry | null {
+  if (task.status !== "queued" || !retry || retry.data.released || retry.data.attempts !== task.attempts)
+    return null;
+  const retryAt = new Date(String(retry.data.retryAt));
+  if (Number.isNaN(retryAt.getTime())) return null;
+  return {
+    attempt: task.attempts,
+    maxAttempts: task.maxAttempts,
+    error: attemptFailure(task.log, task.attempts) ?? "unknown error",
+    retryAt,
+  };
+}
+
+/** "attempt 2 of 4 failed: Error: no route to host" ("failed: …" for a task with one attempt). */
+export function describeFailure(attempt: number, maxAttempts: number, error: string): string {
+  return maxAttempts > 1 ? `attempt ${attempt} of ${maxAttempts} failed: ${error}` : `failed: ${error}`;
+}
+
+/** "attempt 2 of 4 failed: Error: no route to host — retrying in 5 s" */
+export function describePendingRetry(retry: PendingRetry, now: number): string {
+  const seconds = Math.ceil((retry.retryAt.getTime() - now) / 1000);
+  const when =
+    seconds <= 0
+      ? "now"
+      : seconds < 90
+        ? `in ${seconds} s`
+        : seconds < 90 * 60
+          ? `in ${Math.round(seconds / 60)} min`
+          : `in ${Math.round(seconds / 3600)} h`;
+  return `${describeFailure(retry.attempt, retry.maxAttempts, retry.error)} — retrying ${when}`;
 }

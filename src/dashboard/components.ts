@@ -1,3 +1,4 @@
+import { attemptFailure, describeFailure, type PendingRetry, publicLog } from "../core/task-log.js";
 import type { Notification, Task } from "../core/types.js";
 import type { Principal } from "../http/auth.js";
 import { html, type SafeHtml } from "./html.js";
@@ -25,19 +26,54 @@ export function statusBadge(task: Pick<Task, "status" | "failed">): SafeHtml {
   return html`<span class="badge status-${status}" data-field="status">${status}</span>`;
 }
 
+/**
+ * A task's bar — none for a failed or canceled task: the ledger records progress 100 at every end,
+ * which is not how far such a task got, and its status and log say what became of it.
+ */
 export function progressBar(task: Pick<Task, "progress" | "status" | "failed">): SafeHtml {
-  return html`<div class="progress status-${statusOf(task)}">
+  const status = statusOf(task);
+  if (status === "failed" || status === "canceled") return html``;
+  return html`<div class="progress status-${status}">
     <progress max="100" value="${task.progress}" data-field="progress" aria-label="progress"></progress>
     <span class="progress-label" data-field="progress-label">${task.progress}%</span>
   </div>`;
 }
 
+/**
+ * What became of a task's last attempt, in a line without stack: "attempt 2 of 4 failed: … —
+ * retrying in 5 s" while a retry waits, why it failed, or how it was canceled.
+ */
+export function outcomeLine(
+  task: Pick<Task, "status" | "failed" | "log" | "attempts" | "maxAttempts">,
+  retry: PendingRetry | null = null,
+): SafeHtml {
+  if (retry) {
+    return html`<p class="task-note" data-field="retry">${describeFailure(retry.attempt, retry.maxAttempts, retry.error)} — retrying ${time(retry.retryAt, { relative: "until" })}</p>`;
+  }
+  const status = statusOf(task);
+  if (status === "failed") {
+    const error = attemptFailure(task.log, task.attempts) ?? "no reason recorded";
+    return html`<p class="task-note failure" data-field="outcome">${describeFailure(task.attempts, task.maxAttempts, error)}</p>`;
+  }
+  if (status === "canceled" && task.log) {
+    return html`<p class="task-note" data-field="outcome">${publicLog(task.log)!.split("\n").at(-1)}</p>`;
+  }
+  return html``;
+}
+
 /** A time, rendered in UTC; the page script shows it in the reader's zone (and "in 20 s" when asked). */
-export function time(date: Date | null, options: { relative?: boolean } = {}): SafeHtml {
+export function time(date: Date | null, options: { relative?: boolean | "until" } = {}): SafeHtml {
   if (!date) return html`<span class="muted">—</span>`;
   const iso = date.toISOString();
   const text = `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
-  return html`<time datetime="${iso}"${options.relative ? html` data-relative` : ""}>${text}</time>`;
+  // "until": a time being waited for reads "now" once it has come, never "3 s ago".
+  const relative =
+    options.relative === "until"
+      ? html` data-relative="until"`
+      : options.relative
+        ? html` data-relative`
+        : "";
+  return html`<time datetime="${iso}"${relative}>${text}</time>`;
 }
 
 export function csrfField(ctx: PageContext): SafeHtml {
@@ -56,8 +92,14 @@ export function taskLink(ctx: PageContext, task: Pick<Task, "id" | "name">): Saf
   return html`<a class="task-title" href="${ctx.base}/tasks/${task.id}"><span class="task-id">#${task.id}</span> ${task.name}</a>`;
 }
 
-/** One task in a list: title, description, status, progress and its cancel button. */
-export function taskItem(ctx: PageContext, task: Task, options: { showOwner?: boolean } = {}): SafeHtml {
+export interface TaskItemOptions {
+  readonly showOwner?: boolean;
+  /** The retry the task waits for (`tl.tasks.pendingRetry`). */
+  readonly retry?: PendingRetry | null;
+}
+
+/** One task in a list: title, description, status, progress, how it ended, and its cancel button. */
+export function taskItem(ctx: PageContext, task: Task, options: TaskItemOptions = {}): SafeHtml {
   const when =
     task.status === "reserved"
       ? html`runs ${time(task.reservedAt, { relative: true })}`
@@ -71,6 +113,7 @@ export function taskItem(ctx: PageContext, task: Task, options: { showOwner?: bo
     </div>
     <p class="task-desc">${task.description}</p>
     ${task.status === "reserved" ? "" : progressBar(task)}
+    ${outcomeLine(task, options.retry)}
     <div class="task-foot">
       <span class="muted small">${when}${options.showOwner ? html` · ${task.owner ?? "system"}` : ""} · ${task.queue}</span>
       ${cancelForm(ctx, task)}
@@ -82,10 +125,11 @@ export function taskList(
   ctx: PageContext,
   tasks: readonly Task[],
   empty: string,
-  options: { showOwner?: boolean } = {},
+  options: { showOwner?: boolean; retries?: ReadonlyMap<number, PendingRetry> } = {},
 ) {
   if (tasks.length === 0) return html`<p class="empty">${empty}</p>`;
-  return html`<ul class="tasks">${tasks.map((t) => taskItem(ctx, t, options))}</ul>`;
+  const { retries, ...rest } = options;
+  return html`<ul class="tasks">${tasks.map((t) => taskItem(ctx, t, { ...rest, retry: retries?.get(t.id) }))}</ul>`;
 }
 
 /** A notification as one line of the feed (the page script writes live ones the same way). */
@@ -111,7 +155,7 @@ export function describeNotification(n: Pick<Notification, "name" | "data">): st
     case "task_canceled":
       return "canceled";
     case "task_retry":
-      return "will retry";
+      return data.released ? "requeued" : `attempt ${String(data.attempts)} failed, will retry`;
     default:
       return n.name.replaceAll("_", " ");
   }

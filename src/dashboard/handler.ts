@@ -186,7 +186,7 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
     const lastEventId = await tl.notifications.lastId();
     const task = await tl.tasks.get(id, { owner: principal.admin ? undefined : principal.user });
     if (!task) throw notFound(`There is no task #${id} for you to see.`);
-    const body = renderTaskDetail(context(request, principal), task);
+    const body = renderTaskDetail(context(request, principal), task, await tl.tasks.pendingRetry(task));
     return page(request, principal, { title: `Task #${task.id}`, body, lastEventId });
   }
 

@@ -123,6 +123,24 @@ export async function latestNotifications(
     .execute()) as NotificationRow[];
 }
 
+/**
+ * The newest notification `name` of one task (its owner's feed, read from the newest end: the
+ * notifications a page asks this for — a retry being waited for — are recent).
+ */
+export async function latestTaskNotification(
+  db: Db,
+  owner: OwnerFilter,
+  taskId: number,
+  name: string,
+): Promise<NotificationRow | undefined> {
+  return (await byOwner(db.selectFrom("notifications").selectAll(), owner)
+    .where("task_id", "=", taskId)
+    .where("name", "=", name)
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst()) as NotificationRow | undefined;
+}
+
 export async function lastNotificationId(db: Db): Promise<number> {
   const row = await db
     .selectFrom("notifications")

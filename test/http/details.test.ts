@@ -103,3 +103,83 @@ describe("a failed task's log", () => {
     expect(root.log).toContain("Caused by: Error: connect ECONNREFUSED 10.1.2.3:25");
   });
 });
+
+/** The markup of one task's card in a section of the task center. */
+function card(html: string, section: string, id: number): string {
+  const sectionAt = html.indexOf(`id="${section}"`);
+  const start = html.indexOf(`data-task-id="${id}"`, sectionAt);
+  expect(start, `task #${id} in #${section}`).toBeGreaterThan(0);
+  expect(start).toBeLessThan(html.indexOf("</section>", sectionAt));
+  return html.slice(start, html.indexOf("</li>", start));
+}
+
+describe("how a task ended, and the retry it waits for", () => {
+  it("shows a waiting retry as “attempt 1 of 4 failed: … — retrying <time>” on its card and its page", async () => {
+    const clock = new ManualClock();
+    const flaky = defineTask({
+      name: "flaky",
+      retry: { max: 3, delay: 5_000 },
+      run() {
+        throw new Error("the feed is down", { cause: new Error("ENOTFOUND") });
+      },
+    });
+    const fixture = openLedger({ tasks: [flaky], clock });
+    const { tl } = fixture;
+    await tl.createWorker().start();
+    const task = await tl.tasks.enqueue(flaky, null, { description: "flaky", owner: "alice" });
+    const failedAt = (await waitForTask(tl, task.id, (t) => t.status === "queued" && t.attempts === 1))
+      .updatedAt;
+    const retryAt = new Date(failedAt.getTime() + 5_000).toISOString();
+    const get = pages(fixture);
+    const line = `attempt 1 of 4 failed: Error: the feed is down — retrying <time datetime="${retryAt}" data-relative="until">`;
+    expect(card(await get("/", "alice"), "in-progress", task.id)).toContain(line);
+    const detail = await get(`/tasks/${task.id}`, "alice");
+    expect(detail).toContain(line);
+    expect(detail).not.toContain("ENOTFOUND");
+  });
+
+  it("shows a failed or canceled task without a full bar: what became of it instead", async () => {
+    const gates = new Map<number, ReturnType<typeof gate>>();
+    const stops = defineTask({
+      name: "stops",
+      retry: 0,
+      async run(fail: boolean, ctx) {
+        await ctx.setProgress(40);
+        await Promise.race([
+          gates.get(ctx.id)!.promise,
+          new Promise((_resolve, reject) =>
+            ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)),
+          ),
+        ]);
+        if (fail) throw new Error("disk full");
+      },
+    });
+    const fixture = openLedger({ tasks: [stops] });
+    const { tl } = fixture;
+    await tl.createWorker({ concurrency: 2 }).start();
+    const failed = await tl.tasks.enqueue(stops, true, { description: "fails at 40 %", owner: "alice" });
+    const canceled = await tl.tasks.enqueue(stops, false, {
+      description: "canceled at 40 %",
+      owner: "alice",
+    });
+    for (const task of [failed, canceled]) gates.set(task.id, gate());
+    await waitForTask(tl, canceled.id, (t) => t.progress === 40);
+    await waitForTask(tl, failed.id, (t) => t.progress === 40);
+    gates.get(failed.id)!.open();
+    await tl.tasks.cancel(canceled.id);
+    await waitForTask(tl, failed.id, isTerminal);
+    await waitForTask(tl, canceled.id, isTerminal);
+
+    const get = pages(fixture);
+    const home = await get("/", "alice");
+    const failedCard = card(home, "finished", failed.id);
+    expect(failedCard).not.toContain("<progress");
+    expect(failedCard).toContain('data-field="outcome">failed: Error: disk full</p>');
+    const canceledCard = card(home, "finished", canceled.id);
+    expect(canceledCard).not.toContain("<progress");
+    expect(canceledCard).toContain('data-field="outcome">Canceled while running</p>');
+    const detail = await get(`/tasks/${failed.id}`, "alice");
+    expect(detail).not.toContain("<progress");
+    expect(detail).toContain("failed: Error: disk full");
+  });
+});

@@ -1,3 +1,5 @@
+import type { PendingRetry } from "../../core/task-log.js";
+import type { Task } from "../../core/types.js";
 import type { Taskledger } from "../../taskledger.js";
 import { notificationItem, type PageContext, section, taskList } from "../components.js";
 import { html, type SafeHtml } from "../html.js";
@@ -17,11 +19,12 @@ export async function renderTaskCenter(tl: Taskledger, ctx: PageContext, owner: 
     tl.tasks.recent(owner, 5, { canceled: true }),
     tl.notifications.latest(owner, 10),
   ]);
+  const retries = await pendingRetries(tl, inProgress);
   const body = html`<div class="center">
     ${section(
       "in-progress",
       "In progress",
-      taskList(ctx, inProgress, "Nothing running. Start a task and watch it here."),
+      taskList(ctx, inProgress, "Nothing running. Start a task and watch it here.", { retries }),
       {
         count: inProgress.length,
       },
@@ -38,4 +41,15 @@ export async function renderTaskCenter(tl: Taskledger, ctx: PageContext, owner: 
     )}
   </div>`;
   return { body, lastEventId };
+}
+
+/** The retries the listed tasks wait for, by task id (a read only for queued tasks past an attempt). */
+export async function pendingRetries(
+  tl: Taskledger,
+  tasks: readonly Task[],
+): Promise<Map<number, PendingRetry>> {
+  const found = await Promise.all(
+    tasks.map(async (task) => [task.id, await tl.tasks.pendingRetry(task)] as const),
+  );
+  return new Map(found.filter((entry): entry is [number, PendingRetry] => entry[1] !== null));
 }

@@ -1,10 +1,18 @@
-import { publicLog } from "../../core/task-log.js";
+import { type PendingRetry, publicLog } from "../../core/task-log.js";
 import type { Task } from "../../core/types.js";
-import { cancelForm, jsonBlock, type PageContext, progressBar, statusBadge, time } from "../components.js";
+import {
+  cancelForm,
+  jsonBlock,
+  outcomeLine,
+  type PageContext,
+  progressBar,
+  statusBadge,
+  time,
+} from "../components.js";
 import { html, type SafeHtml } from "../html.js";
 
 /** One task: where it stands, what it was given, what it returned or why it failed, and when. */
-export function renderTaskDetail(ctx: PageContext, task: Task): SafeHtml {
+export function renderTaskDetail(ctx: PageContext, task: Task, retry: PendingRetry | null = null): SafeHtml {
   const seconds = (ms: number) => `${(ms / 1000).toLocaleString("en")} s`;
   // Stacks and causes are for admins; a task's owner reads what each attempt said.
   const log = ctx.principal?.admin ? task.log : publicLog(task.log);
@@ -18,6 +26,7 @@ export function renderTaskDetail(ctx: PageContext, task: Task): SafeHtml {
     </div>
     <p class="task-desc">${task.description}</p>
     ${progressBar(task)}
+    ${outcomeLine(task, retry)}
     ${task.cancelRequestedAt && task.status === "running" ? html`<p class="notice">Cancel requested ${time(task.cancelRequestedAt, { relative: true })}: the task is stopping.</p>` : ""}
     ${task.noReturnAt && task.status === "running" ? html`<p class="notice">Past its point of no return (${task.noReturnReason}) ${time(task.noReturnAt, { relative: true })}: it can no longer be canceled.</p>` : ""}
     <div class="actions">${cancelForm(ctx, task, "Cancel task")}</div>

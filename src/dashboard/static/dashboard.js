@@ -11,7 +11,7 @@
     const seconds = Math.round(ms / 1000);
     const abs = Math.abs(seconds);
     let text;
-    if (abs < 5) return "just now";
+    if (abs < 5 && seconds <= 0) return "just now";
     if (abs < 90) text = `${abs} s`;
     else if (abs < 90 * 60) text = `${Math.round(abs / 60)} min`;
     else if (abs < 36 * 3600) text = `${Math.round(abs / 3600)} h`;
@@ -25,7 +25,10 @@
       if (Number.isNaN(date.getTime())) continue;
       const local = date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
       el.title = local;
-      const rel = el.hasAttribute("data-relative") ? relative(date.getTime() - Date.now()) : null;
+      const mode = el.getAttribute("data-relative");
+      const ms = date.getTime() - Date.now();
+      // "until": a time being waited for (a retry) reads "now" once it has come.
+      const rel = mode === null ? null : mode === "until" && ms < 1000 ? "now" : relative(ms);
       el.textContent = rel ?? local;
     }
   }
@@ -127,7 +130,7 @@
     task_finished: () => "finished",
     task_failed: () => "failed",
     task_canceled: () => "canceled",
-    task_retry: () => "will retry",
+    task_retry: (data) => (data.released ? "requeued" : `attempt ${data.attempts} failed, will retry`),
     task_progress: (data) => `progress ${data.progress}%`,
   };
 
@@ -159,17 +162,22 @@
     renderTimes(li);
   }
 
-  /** Move the bars of a task shown on this page; false when the page does not show it. */
+  /**
+   * Move the bars of a running task shown on this page. False when the page must be read again:
+   * the task is not shown, or its status changed (a reservation that starts moves to "In
+   * progress"; an ended task shows how it ended, not the 100 % the ledger records at every end).
+   */
   function applyProgress(note) {
     const nodes = document.querySelectorAll(`[data-task-id="${CSS.escape(String(note.taskId))}"]`);
-    if (nodes.length === 0) return false;
-    const progress = Number(note.data?.progress);
-    const status = note.data?.status;
+    if (nodes.length === 0 || note.data?.status !== "running") return false;
+    const progress = Number(note.data.progress);
+    let moved = false;
     for (const node of nodes) {
       for (const bar of node.querySelectorAll('[data-field="progress"]')) bar.value = progress;
       for (const label of node.querySelectorAll('[data-field="progress-label"]'))
         label.textContent = `${progress}%`;
-      if (status === "running" && node.dataset.status !== "running") {
+      if (node.dataset.status !== "running") {
+        moved = true;
         node.dataset.status = "running";
         for (const badge of node.querySelectorAll('[data-field="status"]')) {
           badge.textContent = "running";
@@ -178,14 +186,12 @@
         for (const wrap of node.querySelectorAll(".progress")) wrap.className = "progress status-running";
       }
     }
-    return true;
+    return !moved;
   }
 
   function onNotification(note) {
     addToFeed(note);
-    const shown = note.name === "task_progress" && applyProgress(note);
-    const settled = note.name === "task_progress" && Number(note.data?.progress) === 100;
-    if (!shown || settled) refreshSoon();
+    if (note.name !== "task_progress" || !applyProgress(note)) refreshSoon();
   }
 
   const url = body.dataset.events;
