@@ -145,6 +145,7 @@ describe("a task's card follows it without a reload", () => {
     );
     expect(await page.locator(`${card("finished", task.id)} progress`).count()).toBe(0);
     expect(await bars()).not.toContain(100);
+    await shot(page, "task-center-failed");
     expect(await sameDocument(page)).toBe(true);
   });
 
@@ -172,7 +173,9 @@ describe("a task's card follows it without a reload", () => {
       },
       [retry, first],
     );
+    await shot(page, "task-center-retry");
     await detail.waitForSelector('#summary [data-field="retry"]');
+    await shot(detail, "task-detail-retry");
     expect(await detail.textContent('#summary [data-field="retry"]')).toMatch(
       /^attempt 1 of 4 failed: Error: the feed is down — retrying (in [1-4] s|now)$/,
     );
