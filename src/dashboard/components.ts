@@ -132,6 +132,14 @@ export function taskList(
   return html`<ul class="tasks">${tasks.map((t) => taskItem(ctx, t, { ...rest, retry: retries?.get(t.id) }))}</ul>`;
 }
 
+/**
+ * Whether a notification has a line in the feed: not the progress 100 the ledger records at every
+ * end (the ending's own notification follows it, and says how it ended).
+ */
+export function inFeed(n: Pick<Notification, "name" | "data">): boolean {
+  return !(n.name === "task_progress" && (n.data.status === "finished" || n.data.status === "canceled"));
+}
+
 /** A notification as one line of the feed (the page script writes live ones the same way). */
 export function notificationItem(ctx: PageContext, n: Notification): SafeHtml {
   return html`<li class="note" data-note-id="${n.id}">

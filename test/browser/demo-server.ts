@@ -14,8 +14,8 @@ export interface DemoServer {
   readonly database: string;
   readonly dataDir: string;
   output(): string;
-  /** Stop the process and start it again on the same port, in the same directory. */
-  restart(): Promise<void>;
+  /** Stop the process and start it again on the same port, in the same directory; `between` runs while it is down. */
+  restart(between?: (port: number) => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -90,8 +90,9 @@ export async function startDemo(
     database: `sqlite:${join(dir, "taskledger.db")}`,
     dataDir,
     output: () => output,
-    async restart() {
+    async restart(between) {
       await end(current);
+      await between?.(Number(new URL(url).port));
       current = await launch(new URL(url).port);
     },
     async stop() {

@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { join, resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,7 +31,7 @@ const held = defineTask({
 });
 const flaky = defineTask({
   name: "flaky",
-  retry: { max: 3, delay: 4_000 },
+  retry: { max: 3, delay: 6_000 },
   run(_: null, ctx) {
     if (ctx.attempt === 1)
       throw new Error("the feed is down", { cause: new Error("ENOTFOUND feed.invalid") });
@@ -149,7 +150,7 @@ describe("a task's card follows it without a reload", () => {
     expect(await sameDocument(page)).toBe(true);
   });
 
-  it("a retry shows “attempt 1 of 4 failed: … — retrying in 4 s”, counting down, on the card and the detail page", async (ctx) => {
+  it("a retry shows “attempt 1 of 4 failed: … — retrying in 6 s”, counting down, on the card and the detail page", async (ctx) => {
     needsChromium(ctx);
     const page = await login("bob");
     await markDocument(page);
@@ -165,20 +166,20 @@ describe("a task's card follows it without a reload", () => {
     const retry = `${card("in-progress", task.id)} [data-field="retry"]`;
     await page.waitForSelector(retry, { timeout: 20_000 });
     const first = await page.textContent(retry);
-    expect(first).toMatch(/^attempt 1 of 4 failed: Error: the feed is down — retrying in [1-4] s$/);
+    expect(first).toMatch(/^attempt 1 of 4 failed: Error: the feed is down — retrying in [1-6] s$/);
+    await detail.waitForSelector('#summary [data-field="retry"]');
+    expect(await detail.textContent('#summary [data-field="retry"]')).toMatch(
+      /^attempt 1 of 4 failed: Error: the feed is down — retrying in [1-6] s$/,
+    );
+    await shot(detail, "task-detail-retry");
     await page.waitForFunction(
       ([sel, before]) => {
         const text = document.querySelector(sel!)?.textContent ?? "";
-        return text !== before && /retrying (in [1-3] s|now)$/.test(text);
+        return text !== before && /retrying (in [1-5] s|now)$/.test(text);
       },
       [retry, first],
     );
     await shot(page, "task-center-retry");
-    await detail.waitForSelector('#summary [data-field="retry"]');
-    await shot(detail, "task-detail-retry");
-    expect(await detail.textContent('#summary [data-field="retry"]')).toMatch(
-      /^attempt 1 of 4 failed: Error: the feed is down — retrying (in [1-4] s|now)$/,
-    );
     expect(await detail.textContent("#log")).not.toContain("ENOTFOUND");
 
     // The second attempt succeeds: the line goes, the bar is full.
@@ -197,5 +198,224 @@ describe("a task's card follows it without a reload", () => {
     expect(await sameDocument(page)).toBe(true);
     expect(await sameDocument(detail)).toBe(true);
     await waitFor(async () => (await tl.tasks.get(task.id))?.attempts === 2, { message: "two attempts" });
+  });
+});
+
+/** A local date-time `seconds` from now, as a datetime-local input takes it. */
+function localTime(page: Page, seconds: number): Promise<string> {
+  return page.evaluate((s) => {
+    const d = new Date(Date.now() + s * 1000);
+    const pad = (n: number) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }, seconds);
+}
+
+async function submitMail(page: Page) {
+  await Promise.all([page.waitForURL(`${server.url}/`), page.click('#send-mail button[type="submit"]')]);
+  return page.textContent(".flash");
+}
+
+describe("forms and their messages", () => {
+  it("the mail form keeps its input after an error; “Send at” belongs to “Reserve for later”; an empty picker gets its own message", async (ctx) => {
+    needsChromium(ctx);
+    const page = await login("carol");
+    const sendAt = '#send-mail input[name="scheduled_time"]';
+    const reserve = '#send-mail input[name="is_scheduled"]';
+    // In markup: the time is inside the fieldset whose legend is the box; on screen: inside its border, shown once ticked.
+    expect(
+      await page
+        .locator('#send-mail fieldset:has(> legend input[name="is_scheduled"]) input[name="scheduled_time"]')
+        .count(),
+    ).toBe(1);
+    expect(await page.isVisible(sendAt)).toBe(false);
+    await page.check(reserve);
+    expect(await page.isVisible(sendAt)).toBe(true);
+    const group = (await page.locator("#send-mail fieldset").boundingBox())!;
+    const field = (await page.locator(sendAt).boundingBox())!;
+    expect(field.x).toBeGreaterThan(group.x);
+    expect(field.y).toBeGreaterThan(group.y);
+    expect(field.x + field.width).toBeLessThan(group.x + group.width);
+    expect(field.y + field.height).toBeLessThan(group.y + group.height);
+    await shot(page, "send-mail-reserve", false);
+
+    await page.fill('#send-mail input[name="recipient"]', "carol@example.com");
+    await page.selectOption('#send-mail select[name="template_name"]', "report");
+    expect(await submitMail(page)).toBe("Pick a date and time to send at, or untick “Reserve for later”.");
+    expect(await page.inputValue('#send-mail input[name="recipient"]')).toBe("carol@example.com");
+    expect(await page.inputValue('#send-mail select[name="template_name"]')).toBe("report");
+    expect(await page.isChecked(reserve)).toBe(true);
+
+    const soon = await localTime(page, 1);
+    await page.fill(sendAt, soon);
+    expect(await submitMail(page)).toBe("A reservation must be at least 5 seconds from now.");
+    expect(await page.inputValue(sendAt)).toBe(soon);
+    expect(await page.inputValue('#send-mail input[name="recipient"]')).toBe("carol@example.com");
+    await shot(page, "send-mail-kept", false);
+
+    await page.uncheck(reserve);
+    await page.fill('#send-mail input[name="recipient"]', "carol@localhost");
+    expect(await submitMail(page)).toBe("Enter a valid recipient address.");
+    expect(await page.inputValue('#send-mail input[name="recipient"]')).toBe("carol@localhost");
+    expect(await page.isChecked(reserve)).toBe(false);
+    expect(await tl.tasks.list({ owner: "carol" })).toEqual([]);
+
+    // What was kept is shown once.
+    await page.reload();
+    expect(await page.inputValue('#send-mail input[name="recipient"]')).toBe("");
+
+    const visitor = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+    contexts.push(visitor.context());
+    await visitor.goto(`${server.url}/login`);
+    await visitor.fill('input[name="username"]', "carol smith");
+    await Promise.all([visitor.waitForURL(/\/login\?next=/), visitor.click('form[action="/login"] button')]);
+    expect(await visitor.textContent(".flash")).toBe(
+      "A user name has 1 to 64 characters: letters, digits, and _ . @ - only.",
+    );
+    expect(await visitor.inputValue('input[name="username"]')).toBe("carol smith");
+  });
+
+  it("messages replace each other and read as sentences", async (ctx) => {
+    needsChromium(ctx);
+    const page = await login("dora");
+    const ids: number[] = [];
+    for (const n of [1, 2]) {
+      const task = await tl.tasks.reserve(
+        Date.now() + 3_600_000,
+        held,
+        {},
+        {
+          description: `reserved ${n}`,
+          owner: "dora",
+          queue: "probe",
+        },
+      );
+      ids.push(task.id);
+    }
+    await page.reload();
+    await markDocument(page);
+    for (const id of ids) {
+      await page.click(`${card("reserved", id)} button`);
+      await page.waitForSelector(`.flash:has-text("Task #${id} (held) is canceled.")`);
+      expect(await page.locator(".flashes > *").count()).toBe(1);
+    }
+    // A refusal from the server reads as a sentence too, and replaces the message before it.
+    const third = await tl.tasks.reserve(
+      Date.now() + 3_600_000,
+      held,
+      {},
+      {
+        description: "reserved 3",
+        owner: "dora",
+        queue: "probe",
+      },
+    );
+    await page.waitForSelector(card("reserved", third.id));
+    await page.$eval(`${card("reserved", third.id)} input[name="_csrf"]`, (input) => {
+      (input as HTMLInputElement).value = "stale";
+    });
+    await page.click(`${card("reserved", third.id)} button`);
+    await page.waitForSelector('.flash:has-text("The form has expired")');
+    expect(await page.locator(".flashes > *").count()).toBe(1);
+    expect(await page.textContent(".flash")).toBe(
+      "The form has expired or came from another site: reload the page and try again.",
+    );
+    await shot(page, "flash-sentence", false);
+    expect(await sameDocument(page)).toBe(true);
+  });
+
+  it("removing a schedule and its runs asks first — without script too", async (ctx) => {
+    needsChromium(ctx);
+    const schedule = await tl.schedules.schedule({
+      key: "probe-tick",
+      task: held,
+      payload: {},
+      description: "a probe every hour",
+      every: 3_600_000,
+      startAt: Date.now() + 3_600_000,
+      queue: "probe",
+    });
+    const context = await browser.newContext({ viewport: DESKTOP, javaScriptEnabled: false });
+    contexts.push(context);
+    const admin = await context.newPage();
+    await admin.goto(`${server.url}/login`);
+    await admin.fill('input[name="username"]', "admin");
+    await Promise.all([admin.waitForURL(`${server.url}/`), admin.click('form[action="/login"] button')]);
+    await admin.goto(`${server.url}/admin/schedules`);
+    const remove = `[data-schedule-id="${schedule.id}"] a:has-text("Remove")`;
+    expect(await admin.getAttribute(remove, "href")).toBe(`/admin/schedules/${schedule.id}/remove`);
+
+    await Promise.all([admin.waitForURL(/\/remove$/), admin.click(remove)]);
+    expect(await admin.textContent("#confirm-remove p")).toBe(
+      "Removing schedule probe-tick (every 1 h) deletes it with no runs. This cannot be undone.",
+    );
+    await shot(admin, "schedule-remove-confirm", false);
+    await Promise.all([
+      admin.waitForURL(`${server.url}/admin/schedules/${schedule.id}`),
+      admin.click('a:has-text("Keep it")'),
+    ]);
+    expect(await tl.schedules.get(schedule.id)).toBeDefined();
+
+    await Promise.all([admin.waitForURL(/\/remove$/), admin.click('#schedule a:has-text("Remove")')]);
+    await Promise.all([
+      admin.waitForURL(`${server.url}/admin/schedules`),
+      admin.click('#confirm-remove button:has-text("Remove probe-tick")'),
+    ]);
+    expect(await admin.textContent(".flash")).toBe("Schedule probe-tick is removed, with no runs.");
+    expect(await tl.schedules.get(schedule.id)).toBeUndefined();
+  });
+});
+
+/** While the demo is down: its port answers 503 (a proxy's answer while the app restarts) until `until` holds. */
+async function unavailable(port: number, until: (requests: string[]) => boolean) {
+  const requests: string[] = [];
+  const placeholder = createServer((req, res) => {
+    requests.push(req.url ?? "");
+    res.writeHead(503, { "content-type": "text/plain", "retry-after": "1" }).end("restarting");
+  });
+  await new Promise<void>((done) => placeholder.listen(port, "127.0.0.1", done));
+  try {
+    await waitFor(() => until(requests), { timeoutMs: 20_000, message: "the page to ask the placeholder" });
+  } finally {
+    placeholder.closeAllConnections();
+    await new Promise<void>((done) => placeholder.close(() => done()));
+  }
+}
+
+describe("the live stream across a server restart", () => {
+  it("reconnects, even when the first answer after the restart is an error", async (ctx) => {
+    needsChromium(ctx);
+    const page = await login("erin");
+    await page.waitForSelector("[data-live-status].is-live");
+    await markDocument(page);
+    await server.restart((port) =>
+      unavailable(port, (requests) => requests.filter((r) => r.startsWith("/api/events")).length >= 1),
+    );
+    await page.waitForSelector("[data-live-status].is-live", { timeout: 30_000 });
+    const task = await tl.tasks.enqueue(flaky, null, {
+      description: "after the restart",
+      owner: "erin",
+      queue: "probe",
+    });
+    await page.waitForSelector(card("in-progress", task.id), { timeout: 20_000 });
+    expect(await sameDocument(page)).toBe(true);
+  });
+
+  it("says “Session expired — log in again” when the restart ended the session, and logging in brings the page back", async (ctx) => {
+    needsChromium(ctx);
+    const page = await login("frank");
+    await page.waitForSelector("[data-live-status].is-live");
+    await server.restart(async () =>
+      rmSync(join(server.dataDir, "sessions"), { recursive: true, force: true }),
+    );
+    await page.waitForSelector('.flash:has-text("Session expired")', { timeout: 30_000 });
+    expect(await page.textContent(".flash")).toBe("Session expired — log in again.");
+    expect(await page.textContent("[data-live-status]")).toBe("logged out");
+    await shot(page, "session-expired", false);
+    const again = page.locator('.flash a:has-text("log in again")');
+    expect(await again.getAttribute("href")).toBe("/login?next=%2F");
+    await Promise.all([page.waitForURL(/\/login\?next=/), again.click()]);
+    await page.fill('input[name="username"]', "frank");
+    await Promise.all([page.waitForURL(`${server.url}/`), page.click('form[action="/login"] button')]);
+    await page.waitForSelector("[data-live-status].is-live");
   });
 });

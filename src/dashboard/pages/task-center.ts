@@ -1,7 +1,7 @@
 import type { PendingRetry } from "../../core/task-log.js";
 import type { Task } from "../../core/types.js";
 import type { Taskledger } from "../../taskledger.js";
-import { notificationItem, type PageContext, section, taskList } from "../components.js";
+import { inFeed, notificationItem, type PageContext, section, taskList } from "../components.js";
 import { html, type SafeHtml } from "../html.js";
 
 export interface Rendered {
@@ -17,8 +17,9 @@ export async function renderTaskCenter(tl: Taskledger, ctx: PageContext, owner: 
     tl.tasks.inProgress(owner, 50),
     tl.tasks.reserved(owner, 50),
     tl.tasks.recent(owner, 5, { canceled: true }),
-    tl.notifications.latest(owner, 10),
+    tl.notifications.latest(owner, 20),
   ]);
+  const feed = notes.filter(inFeed).slice(0, 10);
   const retries = await pendingRetries(tl, inProgress);
   const body = html`<div class="center">
     ${section(
@@ -34,9 +35,9 @@ export async function renderTaskCenter(tl: Taskledger, ctx: PageContext, owner: 
     ${section(
       "notifications",
       "Notifications",
-      notes.length === 0
+      feed.length === 0
         ? html`<p class="empty" data-feed-empty>No notifications yet.</p><ul class="feed" data-feed></ul>`
-        : html`<ul class="feed" data-feed>${notes.map((n) => notificationItem(ctx, n))}</ul>`,
+        : html`<ul class="feed" data-feed>${feed.map((n) => notificationItem(ctx, n))}</ul>`,
       { live: false },
     )}
   </div>`;

@@ -62,7 +62,7 @@
       .then((answer) => {
         const message = answer.message ?? {
           kind: "danger",
-          text: answer.error?.message ?? "Something went wrong.",
+          text: sentence(answer.error?.message ?? "Something went wrong."),
         };
         showFlash(message.kind, message.text);
         refreshSoon();
@@ -73,15 +73,19 @@
       });
   });
 
-  function showFlash(kind, text) {
+  /** The message of the last action: it replaces the one before, it does not pile up. */
+  function showFlash(kind, ...content) {
     const box = document.querySelector("[data-flashes]");
     if (!box) return;
     const div = document.createElement("div");
     div.className = `flash flash-${kind === "success" ? "success" : kind === "info" ? "info" : "danger"}`;
-    div.setAttribute("role", "status");
-    div.textContent = text;
-    box.prepend(div);
-    while (box.children.length > 3) box.lastElementChild.remove();
+    div.append(...content);
+    box.replaceChildren(div);
+  }
+
+  function sentence(text) {
+    const capital = text.charAt(0).toUpperCase() + text.slice(1);
+    return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
   }
 
   // ---- live regions: re-read this page and swap what changed --------------------------------
@@ -137,6 +141,9 @@
   function addToFeed(note) {
     const feed = document.querySelector("[data-feed]");
     if (!feed || feed.querySelector(`[data-note-id="${note.id}"]`)) return;
+    // The 100 % recorded at every end is not news: the ending's own notification follows.
+    const status = note.data?.status;
+    if (note.name === "task_progress" && (status === "finished" || status === "canceled")) return;
     document.querySelector("[data-feed-empty]")?.remove();
     const li = document.createElement("li");
     li.className = "note is-new";
@@ -203,19 +210,52 @@
     status.classList.toggle("is-down", state === "down");
     status.textContent = text;
   };
-  const after = body.dataset.after;
-  const source = new EventSource(after ? `${url}?after=${encodeURIComponent(after)}` : url);
-  source.onopen = () => setStatus("live", "live");
-  source.onerror = () =>
-    setStatus(
-      source.readyState === EventSource.CLOSED ? "down" : "wait",
-      source.readyState === EventSource.CLOSED ? "offline" : "reconnecting",
-    );
-  source.onmessage = (event) => {
-    try {
-      onNotification(JSON.parse(event.data));
-    } catch {
-      // a malformed event is skipped; the next refresh shows the truth
-    }
-  };
+  let lastId = body.dataset.after;
+  let retryMs = 1000;
+
+  // The browser reconnects by itself after a dropped connection; an answer that is not a stream
+  // (the session is gone after a restart, a proxy's 502 while the server comes back) ends the
+  // source for good. Then ask whether the session lives: if not, say so; else connect again.
+  function connect() {
+    const source = new EventSource(lastId ? `${url}?after=${encodeURIComponent(lastId)}` : url);
+    source.onopen = () => {
+      retryMs = 1000;
+      setStatus("live", "live");
+    };
+    source.onerror = () => {
+      setStatus("wait", "reconnecting");
+      if (source.readyState !== EventSource.CLOSED) return;
+      source.close();
+      fetch(url.replace(/\/events$/, "/notifications?limit=1"), {
+        headers: { accept: "application/json" },
+        credentials: "same-origin",
+      })
+        .then((response) => (response.status === 401 ? sessionExpired() : reconnectLater()))
+        .catch(reconnectLater);
+    };
+    source.onmessage = (event) => {
+      if (event.lastEventId) lastId = event.lastEventId;
+      try {
+        onNotification(JSON.parse(event.data));
+      } catch {
+        // a malformed event is skipped; the next refresh shows the truth
+      }
+    };
+  }
+
+  function reconnectLater() {
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, 30_000);
+  }
+
+  function sessionExpired() {
+    setStatus("down", "logged out");
+    const again = document.createElement("a");
+    const here = location.pathname + location.search;
+    again.href = body.dataset.login ? `${body.dataset.login}?next=${encodeURIComponent(here)}` : here;
+    again.textContent = "log in again";
+    showFlash("danger", "Session expired — ", again, ".");
+  }
+
+  connect();
 })();
