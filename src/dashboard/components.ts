@@ -30,12 +30,13 @@ export function statusBadge(task: Pick<Task, "status" | "failed">): SafeHtml {
  * A task's bar — none for a failed or canceled task: the ledger records progress 100 at every end,
  * which is not how far such a task got, and its status and log say what became of it.
  */
-export function progressBar(task: Pick<Task, "progress" | "status" | "failed">): SafeHtml {
+export function progressBar(task: Pick<Task, "id" | "name" | "progress" | "status" | "failed">): SafeHtml {
   const status = statusOf(task);
   if (status === "failed" || status === "canceled") return html``;
+  // The bar carries the value for assistive technology; the label beside it is for the eye.
   return html`<div class="progress status-${status}">
-    <progress max="100" value="${task.progress}" data-field="progress" aria-label="progress"></progress>
-    <span class="progress-label" data-field="progress-label">${task.progress}%</span>
+    <progress max="100" value="${task.progress}" data-field="progress" aria-label="Progress of task #${task.id} ${task.name}"></progress>
+    <span class="progress-label" data-field="progress-label" aria-hidden="true">${task.progress}%</span>
   </div>`;
 }
 
@@ -80,11 +81,17 @@ export function csrfField(ctx: PageContext): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${ctx.csrf}">`;
 }
 
-export function cancelForm(ctx: PageContext, task: Pick<Task, "id" | "status">, label = "Cancel"): SafeHtml {
+/** A cancel button; screen readers hear which task it cancels ("Cancel task #12 count_words"). */
+export function cancelForm(
+  ctx: PageContext,
+  task: Pick<Task, "id" | "name" | "status">,
+  label: "Cancel" | "Cancel task" = "Cancel",
+): SafeHtml {
   if (task.status !== "queued" && task.status !== "running" && task.status !== "reserved") return html``;
+  const rest = label === "Cancel" ? ` task #${task.id} ${task.name}` : ` #${task.id} ${task.name}`;
   return html`<form method="post" action="${ctx.base}/tasks/${task.id}/cancel" class="inline" data-enhance>
     ${csrfField(ctx)}<input type="hidden" name="return_to" value="${ctx.here}">
-    <button type="submit" class="button danger small">${label}</button>
+    <button type="submit" class="button danger small">${label}<span class="sr-only">${rest}</span></button>
   </form>`;
 }
 
@@ -174,14 +181,19 @@ export function jsonBlock(value: unknown): SafeHtml {
   return html`<pre class="code">${JSON.stringify(value, null, 2)}</pre>`;
 }
 
+/**
+ * A card named by its heading. A live one is read again when the page's tasks change, and is a
+ * polite live region: what changes in it is announced.
+ */
 export function section(
   id: string,
   title: string,
   body: SafeHtml,
   options: { count?: number; live?: boolean } = {},
 ) {
-  return html`<section class="card" id="${id}"${options.live === false ? "" : html` data-live-region`}>
-    <h2>${title}${options.count === undefined ? "" : html` <span class="count">${options.count}</span>`}</h2>
+  const live = options.live === false ? "" : html` data-live-region aria-live="polite"`;
+  return html`<section class="card" id="${id}" aria-labelledby="${id}-title"${live}>
+    <h2 id="${id}-title">${title}${options.count === undefined ? "" : html` <span class="count">${options.count}</span>`}</h2>
     ${body}
   </section>`;
 }

@@ -56,7 +56,7 @@ export function layout(ctx: PageContext, chrome: Chrome, options: LayoutOptions)
     <a class="brand" href="${chrome.home}"><span class="brand-mark" aria-hidden="true"></span>${chrome.brand}</a>
     ${
       user
-        ? html`<nav class="nav">${links.map(
+        ? html`<nav class="nav" aria-label="Pages">${links.map(
             (link) =>
               html`<a href="${link.href}"${link.href === current ? html` aria-current="page"` : ""}>${link.label}</a>`,
           )}</nav>

@@ -95,6 +95,15 @@ async function markDocument(page: Page) {
 const sameDocument = (page: Page) =>
   page.evaluate(() => (window as { __marked?: boolean }).__marked === true);
 
+/** The text an eye reads: without what is there for screen readers only. */
+function seen(page: Page, selector: string): Promise<string> {
+  return page.$eval(selector, (el) => {
+    const copy = el.cloneNode(true) as Element;
+    for (const hidden of copy.querySelectorAll(".sr-only")) hidden.remove();
+    return copy.textContent ?? "";
+  });
+}
+
 const card = (section: string, id: number) => `#${section} [data-task-id="${id}"]`;
 
 /** Every value the page's bars of task `id` take from now on (sampled every 10 ms). */
@@ -165,17 +174,17 @@ describe("a task's card follows it without a reload", () => {
 
     const retry = `${card("in-progress", task.id)} [data-field="retry"]`;
     await page.waitForSelector(retry, { timeout: 20_000 });
-    const first = await page.textContent(retry);
+    const first = await seen(page, retry);
     expect(first).toMatch(/^attempt 1 of 4 failed: Error: the feed is down — retrying in [1-6] s$/);
     await detail.waitForSelector('#summary [data-field="retry"]');
-    expect(await detail.textContent('#summary [data-field="retry"]')).toMatch(
+    expect(await seen(detail, '#summary [data-field="retry"]')).toMatch(
       /^attempt 1 of 4 failed: Error: the feed is down — retrying in [1-6] s$/,
     );
     await shot(detail, "task-detail-retry");
     await page.waitForFunction(
       ([sel, before]) => {
-        const text = document.querySelector(sel!)?.textContent ?? "";
-        return text !== before && /retrying (in [1-5] s|now)$/.test(text);
+        const text = document.querySelector(`${sel} time`)?.textContent ?? "";
+        return !before!.endsWith(text) && /^(in [1-5] s|now)$/.test(text);
       },
       [retry, first],
     );
@@ -417,5 +426,206 @@ describe("the live stream across a server restart", () => {
     await page.fill('input[name="username"]', "frank");
     await Promise.all([page.waitForURL(`${server.url}/`), page.click('form[action="/login"] button')]);
     await page.waitForSelector("[data-live-status].is-live");
+  });
+});
+
+/** Chromium's own accessibility tree: role, name and live setting of every node. */
+async function accessibilityTree(page: Page) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { nodes } = (await cdp.send("Accessibility.getFullAXTree")) as {
+      nodes: {
+        ignored: boolean;
+        role?: { value: string };
+        name?: { value: string };
+        properties?: { name: string; value: { value: unknown } }[];
+      }[];
+    };
+    return nodes
+      .filter((n) => !n.ignored)
+      .map((n) => ({
+        role: n.role?.value ?? "",
+        name: n.name?.value ?? "",
+        live: n.properties?.find((p) => p.name === "live")?.value.value,
+      }));
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/** The WCAG contrast ratio of every element matching `selector`, from its computed colours. */
+function contrasts(page: Page, selector: string) {
+  return page.$$eval(selector, (elements) => {
+    const parse = (color: string) => {
+      const [r = 0, g = 0, b = 0, a = 1] = (color.match(/[\d.]+/g) ?? []).map(Number);
+      return { r, g, b, a };
+    };
+    /** The colour behind an element: its own background over its ancestors'. */
+    const backgroundOf = (el: Element | null): { r: number; g: number; b: number } => {
+      if (!el) return { r: 255, g: 255, b: 255 };
+      const own = parse(getComputedStyle(el).backgroundColor);
+      if (own.a >= 1) return own;
+      const under = backgroundOf(el.parentElement);
+      const mix = (c: "r" | "g" | "b") => own[c] * own.a + under[c] * (1 - own.a);
+      return { r: mix("r"), g: mix("g"), b: mix("b") };
+    };
+    const luminance = ({ r, g, b }: { r: number; g: number; b: number }) => {
+      const linear = (c: number) => {
+        const s = c / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    };
+    return elements.map((el) => {
+      const fg = luminance(parse(getComputedStyle(el).color));
+      const bg = luminance(backgroundOf(el));
+      const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+      return { text: el.textContent?.trim() ?? "", ratio: Math.round(ratio * 100) / 100 };
+    });
+  });
+}
+
+const noHorizontalScroll = (page: Page) =>
+  page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+
+describe("accessibility and phones", () => {
+  it("names every control and region, announces the live lists, keeps badges readable (4.5:1) and offers a skip link", async (ctx) => {
+    needsChromium(ctx);
+    const page = await login("gina");
+    const running = await tl.tasks.enqueue(
+      held,
+      {},
+      { description: "running", owner: "gina", queue: "probe" },
+    );
+    gates.set(running.id, gate());
+    const failed = await tl.tasks.enqueue(
+      held,
+      { fail: true },
+      { description: "fails", owner: "gina", queue: "probe" },
+    );
+    gates.set(failed.id, gate());
+    gates.get(failed.id)!.open();
+    const reserved = await tl.tasks.reserve(
+      Date.now() + 3_600_000,
+      held,
+      {},
+      {
+        description: "later",
+        owner: "gina",
+        queue: "probe",
+      },
+    );
+    await page.waitForSelector(`${card("finished", failed.id)} [data-field="outcome"]`, { timeout: 20_000 });
+    await page.waitForSelector(
+      `${card("in-progress", running.id)} [data-field="status"]:has-text("running")`,
+    );
+    await page.reload();
+
+    const tree = await accessibilityTree(page);
+    const has = (role: string, name: string) =>
+      expect(
+        tree.some((n) => n.role === role && n.name === name),
+        `${role} "${name}"`,
+      ).toBe(true);
+    has("button", `Cancel task #${running.id} held`);
+    has("button", `Cancel task #${reserved.id} held`);
+    has("progressbar", `Progress of task #${running.id} held`);
+    has("link", "Skip to content");
+    has("main", "");
+    has("navigation", "Pages");
+    for (const name of ["In progress 1", "Reserved 1", "Last finished", "Notifications"]) has("region", name);
+    for (const name of ["In progress 1", "Reserved 1", "Last finished"]) {
+      expect(tree.find((n) => n.role === "region" && n.name === name)?.live, name).toBe("polite");
+    }
+    // A cancel button reads the same where it is only "Cancel" on screen.
+    expect(await seen(page, `${card("in-progress", running.id)} button`)).toBe("Cancel");
+
+    // The skip link: the first stop of the keyboard, shown when focused; it leads to the content.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    const skip = (await page.locator(".skip-link").boundingBox())!;
+    expect(skip.y).toBeGreaterThanOrEqual(0);
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
+
+    // Every badge (the admin page shows one of each status) and message, in light and dark.
+    const admin = await login("admin");
+    await admin.goto(`${server.url}/admin?owner=gina`);
+    for (const scheme of ["light", "dark"] as const) {
+      for (const p of [page, admin]) {
+        await p.emulateMedia({ colorScheme: scheme });
+        const ratios = await contrasts(p, ".badge, .flash, .task-note, .tag");
+        for (const { text, ratio } of ratios)
+          expect(ratio, `${scheme}: "${text}"`).toBeGreaterThanOrEqual(4.5);
+      }
+    }
+    const statuses = (await contrasts(admin, ".badge")).map((r) => r.text.toLowerCase());
+    for (const status of ["reserved", "queued", "running", "finished", "failed", "canceled"])
+      expect(statuses).toContain(status);
+
+    // When a task moves, its lists stay in place and only what changed is replaced: a live region
+    // announces changes to itself, and a card that did not change is not read out again.
+    await page.evaluate(
+      ([reservedCard]) => {
+        for (const id of ["in-progress", "finished"])
+          Object.assign(document.getElementById(id)!, { __kept: true });
+        Object.assign(document.querySelector(reservedCard!)!, { __kept: true });
+      },
+      [card("reserved", reserved.id)],
+    );
+    gates.get(running.id)!.open();
+    await page.waitForSelector(card("finished", running.id));
+    expect(
+      await page.evaluate(
+        ([reservedCard]) =>
+          [
+            document.getElementById("in-progress"),
+            document.getElementById("finished"),
+            document.querySelector(reservedCard!),
+          ].map((el) => (el as unknown as { __kept?: boolean } | null)?.__kept === true),
+        [card("reserved", reserved.id)],
+      ),
+    ).toEqual([true, true, true]);
+  });
+
+  it("on a 390 px phone: the lists above the forms, admin tables as cards, no page scrolls sideways", async (ctx) => {
+    needsChromium(ctx);
+    const desk = await login("hana");
+    const phone = await login("hana", PHONE);
+    const task = await tl.tasks.enqueue(
+      held,
+      {},
+      { description: "a long description that wraps on a phone screen", owner: "hana", queue: "probe" },
+    );
+    gates.set(task.id, gate());
+    const top = (p: Page, sel: string) => p.locator(sel).evaluate((el) => el.getBoundingClientRect().top);
+    await desk.reload();
+    expect(await top(desk, "#send-mail")).toBeLessThan(await top(desk, "#in-progress"));
+    await phone.reload();
+    await phone.waitForSelector(card("in-progress", task.id));
+    for (const list of ["#in-progress", "#reserved", "#finished", "#notifications"])
+      expect(await top(phone, list), list).toBeLessThan(await top(phone, "#send-mail"));
+    expect(await noHorizontalScroll(phone)).toBeLessThanOrEqual(0);
+    await shot(phone, "phone-task-center");
+
+    const admin = await login("admin", PHONE);
+    for (const path of ["/admin", "/admin/schedules", `/tasks/${task.id}`, "/mailbox", "/images"]) {
+      await admin.goto(`${server.url}${path}`);
+      expect(await noHorizontalScroll(admin), path).toBeLessThanOrEqual(0);
+    }
+    await admin.goto(`${server.url}/admin`);
+    const row = `#task-table tr[data-task-id="${task.id}"]`;
+    expect(await admin.locator(row).evaluate((el) => getComputedStyle(el).display)).toBe("block");
+    expect((await admin.locator("#task-table thead").boundingBox())!.height).toBeLessThanOrEqual(1);
+    const labels = await admin
+      .locator(`${row} td`)
+      .evaluateAll((cells) => cells.map((td) => getComputedStyle(td, "::before").content));
+    expect(labels).toEqual(
+      expect.arrayContaining(['"Owner"', '"Queue"', '"Status"', '"Progress"', '"Created"']),
+    );
+    const box = (await admin.locator(row).boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(PHONE.width);
+    await shot(admin, "phone-admin");
+    gates.get(task.id)!.open();
   });
 });

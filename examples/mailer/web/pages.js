@@ -36,8 +36,8 @@ export function loginForm(ctx, next, username = "") {
 export function toolForms(ctx, leadSeconds, kept = {}) {
   const reserve = kept.is_scheduled !== undefined;
   return html`<div class="grid tools">
-    <section class="card" id="send-mail">
-      <h2>Send a mail</h2>
+    <section class="card" id="send-mail" aria-labelledby="send-mail-title">
+      <h2 id="send-mail-title">Send a mail</h2>
       <form method="post" action="/mail" class="form">
         ${csrf(ctx)}
         <label>Recipient <input type="email" name="recipient" required placeholder="someone@example.com" value="${kept.recipient ?? ""}"></label>
@@ -56,16 +56,16 @@ export function toolForms(ctx, leadSeconds, kept = {}) {
         <button class="button" type="submit">Send mail</button>
       </form>
     </section>
-    <section class="card" id="count-words">
-      <h2>Count words</h2>
+    <section class="card" id="count-words" aria-labelledby="count-words-title">
+      <h2 id="count-words-title">Count words</h2>
       <form method="post" action="/words" class="form">
         ${csrf(ctx)}
         <label>Web page or text <textarea name="source" rows="5" required placeholder="https://example.com — or paste some text"></textarea></label>
         <button class="button" type="submit">Count words</button>
       </form>
     </section>
-    <section class="card" id="image-set">
-      <h2>Build an image set</h2>
+    <section class="card" id="image-set" aria-labelledby="image-set-title">
+      <h2 id="image-set-title">Build an image set</h2>
       <form method="post" action="/images" class="form" enctype="multipart/form-data">
         ${csrf(ctx)}
         <label>Image <input type="file" name="image" accept="image/png,image/jpeg,image/webp,image/gif,image/avif" required></label>

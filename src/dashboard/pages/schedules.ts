@@ -118,7 +118,7 @@ export async function renderSchedule(
   const runs: Task[] = await tl.schedules.runs(s.id, { limit: RUNS, cursor });
   const older = runs.length === RUNS ? runs.at(-1)!.id : undefined;
   const body = html`
-    <section class="card" id="schedule" data-live-region>
+    <section class="card" id="schedule" aria-label="Schedule ${s.key}" data-live-region aria-live="polite">
       <div class="task-head"><span class="task-title">${s.key}</span>${scheduleStatus(s)}</div>
       <p class="task-desc">${s.description}</p>
       <dl class="facts">

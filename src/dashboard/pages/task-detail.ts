@@ -19,7 +19,7 @@ export function renderTaskDetail(ctx: PageContext, task: Task, retry: PendingRet
   const ran =
     task.startedAt && task.finishedAt ? seconds(task.finishedAt.getTime() - task.startedAt.getTime()) : null;
   return html`<div class="detail" data-task-id="${task.id}" data-status="${task.status}">
-  <section class="card" id="summary" data-live-region>
+  <section class="card" id="summary" aria-label="Task #${task.id} ${task.name}" data-live-region aria-live="polite">
     <div class="task-head">
       <span class="task-title"><span class="task-id">#${task.id}</span> ${task.name}</span>
       ${statusBadge(task)}
@@ -43,9 +43,9 @@ export function renderTaskDetail(ctx: PageContext, task: Task, retry: PendingRet
       <dt>Updated</dt><dd>${time(task.updatedAt, { relative: true })}</dd>
     </dl>
   </section>
-  <section class="card" id="payload"><h2>Payload</h2>${jsonBlock(task.payload)}</section>
-  <section class="card" id="result" data-live-region><h2>Result</h2>${jsonBlock(task.result)}</section>
-  <section class="card" id="log" data-live-region><h2>Log</h2>${
+  <section class="card" id="payload" aria-labelledby="payload-title"><h2 id="payload-title">Payload</h2>${jsonBlock(task.payload)}</section>
+  <section class="card" id="result" aria-labelledby="result-title" data-live-region aria-live="polite"><h2 id="result-title">Result</h2>${jsonBlock(task.result)}</section>
+  <section class="card" id="log" aria-labelledby="log-title" data-live-region aria-live="polite"><h2 id="log-title">Log</h2>${
     log ? html`<pre class="code log">${log}</pre>` : html`<p class="empty">none</p>`
   }</section>
 </div>`;

@@ -4,6 +4,10 @@
 (() => {
   const body = document.body;
   const REFRESH_GAP_MS = 400;
+  /** Each live region's children (and list items) as the server sent them: see morph(). */
+  const served = new WeakMap();
+  const signature = (el) =>
+    el.outerHTML.replace(/ value="\d+"/g, "").replace(/(data-field="progress-label"[^>]*>)\d+%/g, "$1");
 
   // ---- times: shown in the reader's zone; "in 25 s" / "3 min ago" where asked -------------
 
@@ -30,11 +34,41 @@
       // "until": a time being waited for (a retry) reads "now" once it has come.
       const rel = mode === null ? null : mode === "until" && ms < 1000 ? "now" : relative(ms);
       el.textContent = rel ?? local;
+      if (mode !== null && !el.hasAttribute("aria-hidden")) {
+        // A clock ticking inside a live region would be read out every second: screen readers
+        // get the local time instead, once.
+        el.setAttribute("aria-hidden", "true");
+        const said = document.createElement("span");
+        said.className = "sr-only";
+        said.textContent = local;
+        el.after(said);
+      }
     }
   }
 
+  labelTables(document);
+  for (const region of document.querySelectorAll("[data-live-region]")) remember(region);
   renderTimes(document);
   setInterval(() => renderTimes(document), 1000);
+
+  // ---- tables: on a phone each row is a card whose cells carry their column's name ----------
+
+  function labelTables(root) {
+    for (const table of root.querySelectorAll("table.table")) {
+      const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+      // Cells shown as blocks lose their table semantics in some browsers: say them.
+      table.setAttribute("role", "table");
+      for (const group of table.querySelectorAll("thead, tbody")) group.setAttribute("role", "rowgroup");
+      for (const row of table.querySelectorAll("tr")) row.setAttribute("role", "row");
+      for (const th of table.querySelectorAll("thead th")) th.setAttribute("role", "columnheader");
+      for (const row of table.querySelectorAll("tbody tr")) {
+        [...row.children].forEach((cell, i) => {
+          cell.setAttribute("role", "cell");
+          if (names[i]) cell.dataset.label = names[i];
+        });
+      }
+    }
+  }
 
   // ---- forms: local date-times sent as UTC; cancel buttons without a page load -------------
 
@@ -113,9 +147,10 @@
       )
       .then((text) => {
         const next = new DOMParser().parseFromString(text, "text/html");
+        labelTables(next);
         for (const region of document.querySelectorAll("[data-live-region][id]")) {
           const fresh = next.getElementById(region.id);
-          if (fresh) region.replaceWith(document.adoptNode(fresh));
+          if (fresh) morph(region, fresh);
         }
         renderTimes(document);
       })
@@ -125,6 +160,49 @@
         refreshing = false;
         if (pending) refreshSoon();
       });
+  }
+
+  // A live region announces what changes in it: it stays in place, and of its children (and of
+  // its lists' items) only those whose markup changed are replaced. `served` holds each one's
+  // markup as the server sent it, before times were localized and bars moved.
+
+  function remember(parent) {
+    for (const child of parent.children) {
+      served.set(child, signature(child));
+      if (child.matches("ul, ol")) remember(child);
+    }
+  }
+
+  function morph(current, fresh) {
+    const old = [...current.children];
+    const placed = new Set();
+    let cursor = current.firstElementChild;
+    for (const next of [...fresh.children]) {
+      const key = signature(next);
+      let node = old.find((el) => !placed.has(el) && served.get(el) === key);
+      if (!node) {
+        const list = old.find(
+          (el) =>
+            !placed.has(el) &&
+            el.matches("ul, ol") &&
+            el.tagName === next.tagName &&
+            el.className === next.className,
+        );
+        if (list) {
+          morph(list, next);
+          served.set(list, key);
+          node = list;
+        } else {
+          node = document.adoptNode(next);
+          served.set(node, key);
+          if (node.matches("ul, ol")) remember(node);
+        }
+      }
+      placed.add(node);
+      if (node === cursor) cursor = cursor.nextElementSibling;
+      else current.insertBefore(node, cursor);
+    }
+    for (const el of old) if (!placed.has(el)) el.remove();
   }
 
   // ---- the event stream -----------------------------------------------------------------------
