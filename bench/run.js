@@ -15,6 +15,7 @@ const BENCHMARKS = [
   "reserve",
   "cancel",
   "schedule",
+  "prune",
   "bullmq",
   "http",
 ];

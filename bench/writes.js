@@ -28,8 +28,8 @@ async function ledger(queued) {
   const tl = createTaskledger({ database, tasks: benchTasks });
   await tl.migrate();
   await enqueueNoops(tl, queued);
-  tl.database.sqlite.pragma("wal_checkpoint(TRUNCATE)");
-  tl.database.sqlite.pragma("wal_autocheckpoint = 0");
+  database.sqlite.pragma("wal_checkpoint(TRUNCATE)");
+  database.sqlite.pragma("wal_autocheckpoint = 0");
   return { tl, file };
 }
 

@@ -21,10 +21,10 @@ export {
   type TaskStatus,
   type WorkerInfo,
 } from "./core/types.js";
+export { scheduleToJson, taskToJson } from "./http/presenters.js";
 export { type Database, openDatabase } from "./ledger/database.js";
-export { taskToJson } from "./ledger/rows.js";
+export type { PruneReport, RetentionOptions } from "./maintenance/prune.js";
 export type { RunsOptions, ScheduleListOptions, ScheduleRef, ScheduleService } from "./scheduler/service.js";
-export { scheduleToJson } from "./scheduler/store.js";
 export {
   type CronSchedule,
   type IntervalSchedule,

@@ -1,11 +1,10 @@
-import { EventEmitter } from "node:events";
 import type { Clock } from "./core/clock.js";
-import type { Notification } from "./core/types.js";
+import type { Commit } from "./engine/commit.js";
 import type { Engine } from "./engine/contract.js";
 import type { Database } from "./ledger/database.js";
 import type { Db } from "./ledger/ledger.js";
-import { toNotification } from "./ledger/rows.js";
-import type { NotificationRow } from "./ledger/schema.js";
+import type { NotificationBus } from "./notify/bus.js";
+import type { Notifier } from "./notify/notifier.js";
 import type { TaskRegistry } from "./tasks/registry.js";
 
 /** Compiled settings every part reads; frozen at `createTaskledger`. */
@@ -23,6 +22,10 @@ export interface Settings {
   /** Fallback check for work when no wake-up arrives (file watching unavailable). */
   readonly pollIntervalMs: number;
   readonly shutdownGraceMs: number;
+  /** What workers prune, and how often (src/maintenance/prune.ts); false: they prune nothing. */
+  readonly retention:
+    | { readonly maxAgeMs: number; readonly scheduleRuns: number; readonly intervalMs: number }
+    | false;
 }
 
 /** The explicit dependencies of the client, worker and sweeper (no hidden globals). */
@@ -33,24 +36,16 @@ export interface Runtime {
   readonly registry: TaskRegistry;
   readonly clock: Clock;
   readonly settings: Settings;
-  /** In-process feed of notifications written by this instance (SSE, tests). */
+  /** In-process feed of notifications written by this instance (SSE, the CLI's task lines). */
   readonly bus: NotificationBus;
+  /** "The ledger changed": SSE, `--wait`, idle workers and cancel checks listen to it. */
+  readonly notifier: Notifier;
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * One ledger transaction and what it owes once committed (`Commit`): deliveries to an engine
+   * outside the ledger, cancel signals, notifications to this process's listeners, "changed".
+   */
+  write<T>(fn: (tx: Db, commit: Commit) => Promise<T>): Promise<T>;
   /** Resolves once migrations have run (when `migrate` is on); every public call awaits it. */
   ready(): Promise<void>;
-}
-
-export class NotificationBus {
-  readonly #emitter = new EventEmitter();
-  constructor() {
-    this.#emitter.setMaxListeners(0);
-  }
-  publish(rows: readonly NotificationRow[]): void {
-    if (rows.length === 0 || this.#emitter.listenerCount("notification") === 0) return;
-    for (const row of rows) this.#emitter.emit("notification", toNotification(row));
-  }
-  subscribe(listener: (notification: Notification) => void): () => void {
-    this.#emitter.on("notification", listener);
-    return () => this.#emitter.off("notification", listener);
-  }
 }

@@ -5,27 +5,48 @@ import { invalid, TaskledgerError } from "./core/errors.js";
 import { DEFAULT_MAX_JSON_BYTES } from "./core/json.js";
 import { DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS } from "./core/time.js";
 import type { WorkerInfo } from "./core/types.js";
+import { Commit } from "./engine/commit.js";
 import type { Engine } from "./engine/contract.js";
 import { createEmbeddedEngine } from "./engines/embedded/engine.js";
-import { type Database, DEFAULT_DATABASE_URL, openDatabase } from "./ledger/database.js";
+import { createMemoryEngine } from "./engines/memory/engine.js";
+import { attachRuntime } from "./internals.js";
+import { type Database, DEFAULT_DATABASE_URL, type DialectName, openDatabase } from "./ledger/database.js";
+import { readSchedulerStatus } from "./ledger/leases.js";
 import type { Db } from "./ledger/ledger.js";
 import { ledgerMigrations, runMigrations } from "./ledger/migrations.js";
 import * as queries from "./ledger/queries.js";
 import { isLive, toWorker } from "./ledger/rows.js";
+import type { NotificationRow } from "./ledger/schema.js";
+import {
+  assertInteger,
+  compileRetention,
+  createPruner,
+  limitsOf,
+  type PruneReport,
+  prune,
+  type RetentionOptions,
+} from "./maintenance/prune.js";
 import { type SweepReport, sweep } from "./maintenance/sweeper.js";
-import { NotificationBus, type Runtime, type Settings } from "./runtime.js";
+import { NotificationBus } from "./notify/bus.js";
+import { createSqliteNotifier } from "./notify/notifier.js";
+import type { Runtime, Settings } from "./runtime.js";
 import { prepareEntries } from "./scheduler/entry.js";
 import { createScheduler } from "./scheduler/scheduler.js";
 import { ScheduleService } from "./scheduler/service.js";
-import { readSchedulerStatus } from "./scheduler/store.js";
 import type { ScheduleEntry, SchedulerStatus } from "./scheduler/types.js";
 import { assertQueueName, type TaskDefinition } from "./tasks/define.js";
 import { TaskRegistry } from "./tasks/registry.js";
-import { createWorker, type Worker, type WorkerOptions } from "./worker/worker.js";
+import { createWorker, type Worker, type WorkerExtension, type WorkerOptions } from "./worker/worker.js";
 
 export interface TaskledgerOptions {
   /** `sqlite:FILE` (default `sqlite:taskledger.db`, or `TASKLEDGER_DATABASE_URL`), or an opened database. */
   readonly database?: string | Database;
+  /**
+   * What delivers tasks to workers: `"embedded"` (default, or `TASKLEDGER_ENGINE`): the SQLite
+   * ledger is the queue, shared by every process on the file. `"memory"`: deliveries in this
+   * process's memory (tests; one process). Or an engine object.
+   */
+  readonly engine?: "embedded" | "memory" | Engine;
   /** The task definitions this instance can enqueue and run. */
   readonly tasks: readonly TaskDefinition[];
   /**
@@ -51,6 +72,13 @@ export interface TaskledgerOptions {
   readonly pollIntervalMs?: number;
   /** What `worker.stop()` grants running tasks before aborting them, ms. Default 10 000. */
   readonly shutdownGraceMs?: number;
+  /**
+   * What the ledger forgets, so it stops growing: ended tasks and notifications older than
+   * `maxAgeMs` (default 30 days), ended schedule runs beyond each schedule's newest
+   * `scheduleRuns` (default 100). Every worker prunes every `intervalMs` (default 1 hour).
+   * `false`: workers prune nothing (`prune()` still does when called).
+   */
+  readonly retention?: RetentionOptions | false;
   /** Run migrations on first use. Default true. */
   readonly migrate?: boolean;
   readonly clock?: Clock;
@@ -75,20 +103,35 @@ export interface Taskledger {
   readonly schedules: ScheduleService;
   readonly registry: TaskRegistry;
   readonly settings: Settings;
-  readonly database: Database;
-  readonly engine: Engine;
+  /** Where the ledger is (a file path for SQLite) and which engine delivers its tasks. */
+  readonly ledger: LedgerInfo;
   /** Create a worker in this process; call `start()` on it. */
   createWorker(options?: WorkerOptions): Worker;
   /** Queue counts, workers, queues with waiting tasks that no live worker serves, and the active scheduler. */
   status(options?: { owner?: string | null }): Promise<StatusReport>;
   /** Recover expired leases and promote due reservations now (workers also do it periodically). */
   sweep(): Promise<SweepReport>;
+  /**
+   * Remove ended tasks and notifications older than `olderThan` ms (default `retention.maxAgeMs`)
+   * and schedule runs beyond the limit, in short transactions; `dryRun` only counts them.
+   *
+   * ```ts
+   * const { tasks, notifications, scheduleRuns } = await tl.prune({ olderThan: 7 * 86_400_000 });
+   * ```
+   */
+  prune(options?: { olderThan?: number; dryRun?: boolean }): Promise<PruneReport>;
   /** Create or update the tables. Safe to call any number of times, from any number of processes. */
   migrate(): Promise<void>;
   /** Stop this instance's workers and close the database. */
   close(): Promise<void>;
-  /** @internal shared dependencies, for the parts built on this instance (CLI, web). */
-  readonly runtime: Runtime;
+}
+
+export interface LedgerInfo {
+  readonly dialect: DialectName;
+  /** The ledger's file (SQLite), or the database's name. */
+  readonly location: string;
+  /** The engine's name: `embedded`, `memory`, … */
+  readonly engine: string;
 }
 
 /**
@@ -110,9 +153,10 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
     typeof options.database === "object" && options.database !== null
       ? options.database
       : openDatabase(options.database ?? process.env.TASKLEDGER_DATABASE_URL ?? DEFAULT_DATABASE_URL);
-  const engine = createEmbeddedEngine(database);
+  const engine = selectEngine(options.engine, database);
   const clock = options.clock ?? systemClock;
   const bus = new NotificationBus();
+  const notifier = createSqliteNotifier(database);
   let closed = false;
   let migrated: Promise<void> | undefined;
   const workers = new Set<Worker>();
@@ -130,9 +174,19 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
     clock,
     settings,
     bus,
+    notifier,
     transaction: <T>(fn: (tx: Db) => Promise<T>) => {
       if (closed) return Promise.reject(new TaskledgerError("closed", "this taskledger instance is closed"));
       return database.transaction(fn);
+    },
+    async write(fn) {
+      let commit!: Commit;
+      const value = await runtime.transaction((tx) => {
+        commit = new Commit(engine, tx);
+        return fn(tx, commit);
+      });
+      await commit.committed(afterCommit);
+      return value;
     },
     ready() {
       if (closed) return Promise.reject(new TaskledgerError("closed", "this taskledger instance is closed"));
@@ -148,19 +202,31 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
   const schedules = new ScheduleService(runtime);
   if (options.schedules !== undefined) prepareEntries(runtime, options.schedules, clock.now());
 
-  return {
+  const afterCommit = {
+    publish: (rows: readonly NotificationRow[]) => bus.publish(rows),
+    changed: () => notifier.changed(),
+    onDeliveryError: (error: unknown) =>
+      console.error(
+        `taskledger: delivery to the ${engine.name} engine failed (the relay delivers again): ${String(error)}`,
+      ),
+  };
+
+  const instance: Taskledger = {
     tasks: new TaskService(runtime),
     schedules,
     notifications: new NotificationService(runtime),
     registry,
     settings,
-    database,
-    engine,
-    runtime,
+    ledger: Object.freeze({
+      dialect: database.dialect,
+      location: database.file ?? database.identity,
+      engine: engine.name,
+    }),
     createWorker(workerOptions) {
-      const extensions = workerOptions?.withScheduler
+      const extensions: WorkerExtension[] = workerOptions?.withScheduler
         ? [createScheduler(runtime, schedules, { declared: options.schedules })]
         : [];
+      if (settings.retention) extensions.push(createPruner(runtime));
       const worker = createWorker(runtime, workerOptions, extensions);
       const start = worker.start.bind(worker);
       workers.add(worker);
@@ -194,6 +260,12 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
       await runtime.ready();
       return sweep(runtime);
     },
+    async prune(pruneOptions = {}) {
+      const olderThan = pruneOptions.olderThan ?? limitsOf(settings).maxAgeMs;
+      assertInteger(olderThan, "olderThan", 0);
+      await runtime.ready();
+      return prune(runtime, { olderThanMs: olderThan, dryRun: pruneOptions.dryRun === true });
+    },
     async migrate() {
       migrated = undefined;
       await runtime.ready();
@@ -206,6 +278,34 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
       await database.close();
     },
   };
+  return attachRuntime(instance, runtime);
+}
+
+/** The engine named by the option (or `TASKLEDGER_ENGINE`); a setting that cannot be honoured is an error. */
+function selectEngine(option: TaskledgerOptions["engine"], database: Database): Engine {
+  if (typeof option === "object" && option !== null) return option;
+  if (process.env.TASKLEDGER_REDIS_URL) {
+    throw new TaskledgerError(
+      "unavailable",
+      "TASKLEDGER_REDIS_URL is set, but this version has no engine on Redis: unset it to use the embedded engine",
+      { field: "redis" },
+    );
+  }
+  const name = option ?? process.env.TASKLEDGER_ENGINE ?? "embedded";
+  if (name === "memory") return createMemoryEngine();
+  if (name !== "embedded") {
+    throw new TaskledgerError(
+      name === "bullmq" ? "unavailable" : "invalid_input",
+      `engine: ${name === "bullmq" ? "the bullmq engine is not available in this version" : `unknown engine ${JSON.stringify(name)}`} (choose embedded or memory)`,
+      { field: "engine" },
+    );
+  }
+  if (database.dialect !== "sqlite") {
+    throw new TaskledgerError("unavailable", "engine: the embedded engine needs a SQLite ledger", {
+      field: "engine",
+    });
+  }
+  return createEmbeddedEngine(database);
 }
 
 function compileSettings(options: TaskledgerOptions): Settings {
@@ -252,5 +352,6 @@ function compileSettings(options: TaskledgerOptions): Settings {
     sweepIntervalMs,
     pollIntervalMs,
     shutdownGraceMs,
+    retention: compileRetention(options.retention),
   });
 }

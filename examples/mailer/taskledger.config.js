@@ -1,5 +1,5 @@
 // @ts-check
-// The demo app's configuration: the tasks (one module each, as the seeds' tasks/ package) and
+// The demo app's configuration: the tasks (one module each, in tasks/) and
 // the web app `taskledger start` serves. `npx taskledger start` uses this file when the current
 // directory has no taskledger.config.js.
 import { defineConfig } from "taskledger";

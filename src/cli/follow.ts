@@ -1,5 +1,6 @@
 import { describePendingRetry, type PendingRetry } from "../core/task-log.js";
 import type { Task } from "../core/types.js";
+import { runtimeOf } from "../internals.js";
 import type { Taskledger } from "../taskledger.js";
 import { type Output, progressBar, statusLabel } from "./output.js";
 
@@ -52,7 +53,7 @@ export async function followTask(tl: Taskledger, id: number, out: Output): Promi
         busy = false;
       }
     };
-    const unsubscribe = tl.engine.onWake(() => void check());
+    const unsubscribe = runtimeOf(tl).notifier.subscribe(() => void check());
     const timer = setInterval(() => void check(), 500);
     const stop = () => {
       unsubscribe();

@@ -1,5 +1,5 @@
 import type { Task } from "../core/types.js";
-import { taskToJson } from "../ledger/rows.js";
+import { taskToJson } from "../http/presenters.js";
 
 /** Human output (tables, progress bars) or `--json`; one place decides. */
 export interface Output {

@@ -5,10 +5,11 @@ import type { NewTask } from "../ledger/ledger.js";
 import * as ledger from "../ledger/ledger.js";
 import * as queries from "../ledger/queries.js";
 import { toNotification, toTask } from "../ledger/rows.js";
-import type { NotificationRow, TaskRow } from "../ledger/schema.js";
+import type { TaskRow } from "../ledger/schema.js";
 import type { Runtime } from "../runtime.js";
 import type { PayloadOf, TaskDefinition } from "../tasks/define.js";
-import { insertTasksOnce, type Recorded } from "./idempotency.js";
+import type { Recorded } from "./idempotency.js";
+import { cancelTask, recordTasks } from "./record.js";
 import { assertTaskId, type EnqueueOptions, parseReservationTime, prepareTask } from "./validate.js";
 
 export type { EnqueueOptions } from "./validate.js";
@@ -153,21 +154,7 @@ export class TaskService {
 
   async #insertQueued(rows: readonly NewTask[]): Promise<Recorded> {
     const now = this.#rt.clock.now();
-    const recorded = await this.#rt.transaction(async (tx) => {
-      const recorded = await insertTasksOnce(tx, rows, now);
-      await this.#rt.engine.push(
-        tx,
-        recorded.inserted.map((row) => ({
-          id: row.id,
-          queue: row.queue,
-          priority: row.priority,
-          runAt: now,
-        })),
-      );
-      return recorded;
-    });
-    if (recorded.inserted.length > 0) this.#rt.engine.notify();
-    return recorded;
+    return this.#rt.write((_tx, commit) => recordTasks(commit, rows, now));
   }
 
   /**
@@ -198,14 +185,11 @@ export class TaskService {
     const declared = this.#rt.settings.queues;
     const defaultQueue = declared && !declared.includes("high") ? "default" : "high";
     const row = prepareTask(definition, payload, options, this.#rt, "reserved", runAt, defaultQueue);
-    const { recorded, notifications } = await this.#rt.transaction(async (tx) => {
-      const recorded = await insertTasksOnce(tx, [row], now);
+    const recorded = await this.#rt.write(async (tx, commit) => {
+      const recorded = await recordTasks(commit, [row], now);
       const [inserted] = recorded.inserted;
-      if (!inserted) return { recorded, notifications: [] as NotificationRow[] };
-      await this.#rt.engine.push(tx, [
-        { id: inserted.id, queue: inserted.queue, priority: inserted.priority, runAt },
-      ]);
-      const notifications = await ledger.insertNotifications(
+      if (!inserted) return recorded;
+      const notes = await ledger.insertNotifications(
         tx,
         [
           {
@@ -217,11 +201,10 @@ export class TaskService {
         ],
         now,
       );
-      return { recorded, notifications };
+      commit.publish(notes);
+      return recorded;
     });
     const created = recorded.created[0]!;
-    this.#rt.bus.publish(notifications);
-    if (created) this.#rt.engine.notify();
     return { task: toTask(recorded.rows[0]!) as Task<PayloadOf<T>>, created };
   }
 
@@ -243,35 +226,19 @@ export class TaskService {
     await this.#rt.ready();
     assertTaskId(id);
     const now = this.#rt.clock.now();
-    const outcome = await this.#rt.transaction(async (tx) => {
+    const outcome = await this.#rt.write(async (tx, commit) => {
       const row = await queries.getTask(tx, id);
       if (!row || !ownedBy(row, scope))
         throw new TaskledgerError("not_found", `id: no task ${id}`, { field: "id" });
       const status = row.status as Task["status"];
-      if (!allowed.includes(status)) {
-        return {
-          ok: false as const,
-          reason: refusal(row, allowed),
-          row,
-          notifications: [] as NotificationRow[],
-        };
-      }
+      if (!allowed.includes(status)) return { ok: false as const, reason: refusal(row, allowed), row };
       if (status === "running" && row.no_return_at !== null) {
-        return { ok: false as const, reason: pastNoReturn(row), row, notifications: [] as NotificationRow[] };
-      }
-      if (status === "running") {
-        const updated = await ledger.requestCancel(tx, id, now);
-        await this.#rt.engine.requestCancel(tx, id);
-        return { ok: true as const, row: updated ?? row, notifications: [] as NotificationRow[] };
+        return { ok: false as const, reason: pastNoReturn(row), row };
       }
       const log = status === "reserved" ? "Reservation canceled" : "Canceled before it started";
-      const written = await ledger.cancelWaiting(tx, id, [status as "queued" | "reserved"], log, now);
-      await this.#rt.engine.discard(tx, [id]);
-      return { ok: true as const, row: written.value ?? row, notifications: written.notifications };
+      return { ok: true as const, row: (await cancelTask(commit, row, log, now)) ?? row };
     });
-    this.#rt.bus.publish(outcome.notifications);
     if (!outcome.ok) return { ok: false, reason: outcome.reason, task: toTask(outcome.row) };
-    this.#rt.engine.notify();
     return { ok: true, task: toTask(outcome.row) };
   }
 

@@ -92,3 +92,87 @@ export interface WorkerInfo {
 export type CancelResult =
   | { readonly ok: true; readonly task: Task }
   | { readonly ok: false; readonly reason: string; readonly task?: Task };
+
+/** `running`: fires; `failed`: fires, and its last run failed; `death`: no longer declared, stopped. */
+export type ScheduleStatus = "running" | "death" | "failed";
+
+export const SCHEDULE_STATUSES: readonly ScheduleStatus[] = ["running", "death", "failed"];
+
+/**
+ * What to do with a slot when the schedule's previous run is still queued or running:
+ * `skip` (default) records the slot as a canceled run and fires nothing; `allow` fires anyway.
+ */
+export type OverlapPolicy = "skip" | "allow";
+
+/**
+ * A schedule as the ledger records it. Times are `Date`s; the payload is decoded. A stored field
+ * this version cannot read (a row written by hand) is null here and named in `unreadable`; the
+ * fields its spec holds (`every` … `maxAttempts`) are all null when `unreadable` has `"spec"`.
+ */
+export interface Schedule<Payload = unknown> {
+  readonly id: number;
+  readonly key: string;
+  /** The task each run executes. */
+  readonly name: string;
+  readonly description: string;
+  readonly owner: string | null;
+  readonly type: "schedule" | "cron";
+  readonly payload: Payload;
+  /** Interval schedules: the interval (ms) and the first slot. */
+  readonly every: number | null;
+  readonly startAt: Date | null;
+  /** Cron schedules: the expression and its time zone. */
+  readonly cron: string | null;
+  readonly tz: string | null;
+  readonly repeat: number | null;
+  readonly overlap: OverlapPolicy | null;
+  readonly queue: string | null;
+  readonly timeoutMs: number | null;
+  readonly maxAttempts: number | null;
+  readonly status: ScheduleStatus;
+  /** True when `register` manages it (declared in code); false when made with `schedule` / `cron`. */
+  readonly declared: boolean;
+  readonly pausedAt: Date | null;
+  /** The next slot it fires, or null (paused slots are still shown; null once `repeat` is spent or when dead). */
+  readonly nextRunAt: Date | null;
+  /** The slot of its latest run. */
+  readonly lastRunAt: Date | null;
+  /** Runs created so far (skipped slots not counted). */
+  readonly runCount: number;
+  readonly createdAt: Date | null;
+  readonly updatedAt: Date | null;
+  /** Stored fields that could not be read, shown as null (`"spec"`, `"payload"`, `"nextRunAt"`, …); empty normally. */
+  readonly unreadable: readonly string[];
+}
+
+/** The active scheduler, from its lease in SQL (the seeds' scheduler "running / dead"). */
+export interface SchedulerStatus {
+  /** True while a scheduler holds an unexpired lease. */
+  readonly running: boolean;
+  /** The holder (`host:pid:id`), also after its lease expired; null when none ever ran or it stopped cleanly. */
+  readonly holder: string | null;
+  readonly since: Date | null;
+  /** When the holder last renewed its lease. */
+  readonly lastSeenAt: Date | null;
+  readonly expiresAt: Date | null;
+}
+
+export interface RunOptions {
+  readonly queue: string;
+  readonly priority: number;
+  readonly timeoutMs: number;
+  readonly maxAttempts: number;
+  /** The retry policy as `tasks.retry` stores it. */
+  readonly retry: string;
+}
+
+/** `scheduled_tasks.spec`. */
+export interface StoredSpec {
+  readonly every?: number;
+  readonly startAt?: number;
+  readonly cron?: string;
+  readonly tz?: string;
+  readonly repeat: number | null;
+  readonly overlap: OverlapPolicy;
+  readonly run: RunOptions;
+}

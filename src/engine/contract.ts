@@ -1,67 +1,75 @@
-import type { Kysely } from "kysely";
-
 /**
- * The engine contract: what delivers task ids to workers. Small, and in domain verbs — push,
- * claim, ack, retry later, discard, extend leases, request cancel. The ledger owns everything a
- * human reads; an engine only moves ids. `tx` is the ledger's open transaction: an engine that
- * lives in the same database (embedded) writes inside it, so a task row and its queue entry are
- * made, moved and removed together.
+ * The engine contract. Glossary:
+ *
+ * - **ledger** — the tables a person reads (`tasks`, …). It decides: status, attempts, leases,
+ *   cancel requests, `run_at`, results and progress are ledger writes, whatever the engine.
+ * - **delivery** — "attempt `attempt` of task `id` may start at `runAt`". The engine carries
+ *   deliveries to workers; that is all it does with tasks.
+ * - **fenced start** — a worker starts an attempt only through the ledger's start, which matches
+ *   the task's row at `attempts = attempt - 1` in a waiting status with `run_at <= now`. A
+ *   duplicate, ghost or stale delivery therefore starts nothing: deliveries may be repeated.
+ * - **round** — one ledger transaction of a worker: write finished outcomes, take deliveries,
+ *   start them.
+ *
+ * Only `deliver`, `withdraw` and `take` see the ledger's open transaction — an engine that lives
+ * in the ledger's database acts inside it (a rollback takes its work back); any other ignores it
+ * and acts after the commit (`afterCommit`), relying on the relay to redeliver what a crash in
+ * between lost. Every verb does real work in at least one engine.
  */
-export type Tx = Kysely<any>;
+/**
+ * The ledger's open transaction, opaque here: an engine that lives in the ledger's database
+ * (the embedded one, BullMQ's PostgreSQL backend) knows its type; any other never touches it.
+ */
+export type Tx = object;
 
-export interface JobSpec {
+export interface Delivery {
   readonly id: number;
+  /** The attempt that may start: the task's `attempts` + 1 when the delivery was made. */
+  readonly attempt: number;
   readonly queue: string;
   readonly priority: number;
-  /** Epoch ms when the job becomes claimable (now, a reservation's time, a retry's time). */
+  /** Epoch ms from when it may start (now, a reservation's time, a retry's time). */
   readonly runAt: number;
 }
 
-export interface Claim {
-  readonly id: number;
-  /** Increments on every claim; fences acks so a stale worker cannot touch a newer claim. */
-  readonly attempt: number;
-}
-
-export interface ExpiredClaim extends Claim {
+export interface TakeRequest {
   readonly worker: string;
-}
-
-export interface ClaimRequest {
-  readonly worker: string;
-  /** In priority order: all claimable jobs of the first queue come before the second's. */
+  /** In priority order: due deliveries of the first queue come before the second's. */
   readonly queues: readonly string[];
   readonly limit: number;
-  readonly leaseMs: number;
   readonly now: number;
 }
 
+/**
+ * Where an engine keeps its deliveries, which says when `deliver` and `withdraw` act:
+ * - `"ledger"`: the ledger's waiting rows are the deliveries (the embedded engine reads its
+ *   queue from `tasks`): nothing to carry beside them.
+ * - `"transaction"`: in the ledger's database — written inside the ledger transaction.
+ * - `"after-commit"`: elsewhere (Redis, memory) — carried once the ledger transaction commits;
+ *   the relay redelivers what a crash between commit and delivery lost.
+ */
+export type DeliveryMode = "ledger" | "transaction" | "after-commit";
+
 export interface Engine {
   readonly name: string;
+  readonly delivery: DeliveryMode;
+  /** Create or update what the engine keeps. Safe to call from several processes at once. */
   migrate(): Promise<void>;
-  push(tx: Tx, jobs: readonly JobSpec[]): Promise<void>;
+  /** Carry these deliveries (idempotent by id and attempt: a repeat changes nothing). */
+  deliver(deliveries: readonly Delivery[], tx: Tx | undefined): Promise<void>;
+  /** Take back the deliveries of tasks that will never start (canceled while waiting). */
+  withdraw(ids: readonly number[], tx: Tx | undefined): Promise<void>;
   /**
-   * Take up to `limit` due jobs for `worker`. Runs inside the caller's write transaction, in which
-   * the caller then starts the attempts in the ledger (status, worker, lease): a claim and its
-   * start commit together or not at all.
+   * Hand up to `limit` due deliveries to a worker's round, inside the round's transaction `tx`
+   * (in which the ledger's fenced start follows). Taken deliveries are consumed: one that the
+   * start refuses (stale, a duplicate) is dropped.
    */
-  claim(tx: Tx, request: ClaimRequest): Promise<Claim[]>;
-  /** The outcome is recorded: forget these jobs. */
-  ack(tx: Tx, claims: readonly Claim[]): Promise<void>;
-  /** Deliver a claimed job again at `runAt` (retry with backoff, requeue); the ledger has already written `run_at`. */
-  retryAt(tx: Tx, claim: Claim, runAt: number): Promise<void>;
-  /** Drop jobs that will never run (canceled before they started). */
-  discard(tx: Tx, ids: readonly number[]): Promise<void>;
-  requestCancel(tx: Tx, id: number): Promise<void>;
-  /** Ids held by `worker` whose cancel was requested. */
-  cancelRequested(worker: string): Promise<number[]>;
-  /** Claims whose lease ran out (their worker died); the caller requeues or fails them. */
-  expired(tx: Tx, now: number, limit: number): Promise<ExpiredClaim[]>;
-  /** Earliest time a job in these queues becomes claimable, or null when none waits. */
-  nextRunAt(queues: readonly string[]): Promise<number | null>;
-  /** Call after a commit that pushed, released or asked to cancel: wakes workers. */
-  notify(): void;
-  /** Subscribe to "there may be work or a cancel" — from this process and others. */
-  onWake(listener: () => void): () => void;
+  take(request: TakeRequest, tx: Tx): Promise<Delivery[]>;
+  /** The earliest `runAt` among deliveries of these queues not yet due, or null when none waits. */
+  nextDue(queues: readonly string[], now: number): Promise<number | null>;
+  /** Carry "cancel the running attempt of these tasks" to whichever process holds them. */
+  signalCancel(ids: readonly number[]): void;
+  /** Hear cancel signals (from this process and others). */
+  onCancel(listener: (ids: readonly number[]) => void): () => void;
   close(): Promise<void>;
 }

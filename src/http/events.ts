@@ -1,4 +1,5 @@
 import type { Notification } from "../core/types.js";
+import { runtimeOf } from "../internals.js";
 import type { Taskledger } from "../taskledger.js";
 import { securityHeaders } from "./security.js";
 
@@ -115,7 +116,7 @@ export function openEventStream(tl: Taskledger, options: EventStreamOptions): Ev
   // A commit by another process is announced when its WAL frames are written, a moment before
   // readers can see it: read at once, and once more shortly after.
   let followUp: ReturnType<typeof setTimeout> | undefined;
-  const unwake = tl.engine.onWake(() => {
+  const unwake = runtimeOf(tl).notifier.subscribe(() => {
     void pump();
     followUp ??= setTimeout(() => {
       followUp = undefined;

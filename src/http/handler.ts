@@ -2,13 +2,12 @@ import { readFileSync } from "node:fs";
 import { invalid, TaskledgerError } from "../core/errors.js";
 import { publicLog } from "../core/task-log.js";
 import { TASK_STATUSES, type Task } from "../core/types.js";
-import { taskToJson } from "../ledger/rows.js";
-import { scheduleToJson } from "../scheduler/store.js";
 import { SCHEDULE_STATUSES, type Schedule } from "../scheduler/types.js";
 import type { Taskledger } from "../taskledger.js";
 import { type Authenticate, ownerScope, type Principal } from "./auth.js";
 import { describeHttpError, HttpError, notFound } from "./errors.js";
 import { notificationToJson, openEventStream } from "./events.js";
+import { scheduleToJson, taskToJson } from "./presenters.js";
 import { defaultMaxBodyBytes, json, queryInt, queryString, readJsonObject } from "./request.js";
 import { normalizeBasePath, type Params, Router, withinBase } from "./router.js";
 import { assertSameOrigin } from "./security.js";
@@ -297,7 +296,7 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
   const handler = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
     const path = withinBase(url.pathname, basePath);
-    if (path === "/api/health") return json(200, { ok: true, version: VERSION, engine: tl.engine.name });
+    if (path === "/api/health") return json(200, { ok: true, version: VERSION, engine: tl.ledger.engine });
     const match = path === undefined ? ({ kind: "none" } as const) : router.match(request.method, path);
     if (match.kind === "none")
       return markUnmatched(json(404, { error: { code: "not_found", message: "no such route" } }));

@@ -185,26 +185,26 @@ const progressNote = (row: Pick<TaskRow, "id" | "owner" | "status">, progress: n
 });
 
 /**
- * Claimed tasks start an attempt: `running`, progress 0, attempts + 1 (the seeds'
- * `@background_task` entry), held by `worker` until `leaseUntil` (renewed by its heartbeats).
- * Rows not waiting any more (canceled meanwhile) are left alone and not returned.
+ * Delivered attempts start (the seeds' `@background_task` entry): `running`, progress 0,
+ * attempts + 1, held by `worker` until `leaseUntil` (renewed by its heartbeats). The fenced
+ * start: a row starts only at the attempt its delivery names (`attempts = attempt - 1`), while
+ * it waits (queued, or a due reservation) and is due (`run_at <= now`) — so a duplicate, stale
+ * or ghost delivery starts nothing, and rows canceled meanwhile are left alone. Returns the rows
+ * that started.
  */
 export async function startAttempts(
   db: Db,
-  ids: readonly number[],
+  deliveries: readonly { readonly id: number; readonly attempt: number }[],
   now: number,
   holder: { readonly worker: string; readonly leaseUntil: number },
 ): Promise<Written<TaskRow[]>> {
-  if (ids.length === 0) return { value: [], notifications: [] };
+  if (deliveries.length === 0) return { value: [], notifications: [] };
   const rows: TaskRow[] = [];
   let offset = 0;
-  for (const size of chunkSizes(ids.length, CHUNK)) {
-    const { rows: started } = await startRows(size).execute<TaskRow>(db, [
-      now,
-      holder.worker,
-      holder.leaseUntil,
-      ...ids.slice(offset, offset + size),
-    ]);
+  for (const size of chunkSizes(deliveries.length, CHUNK)) {
+    const args: unknown[] = [now, holder.worker, holder.leaseUntil];
+    for (let i = offset; i < offset + size; i++) args.push(deliveries[i]!.id, deliveries[i]!.attempt - 1);
+    const { rows: started } = await startRows(size).execute<TaskRow>(db, args);
     rows.push(...started);
     offset += size;
   }
@@ -216,8 +216,10 @@ export async function startAttempts(
   return { value: rows, notifications };
 }
 
-const startRows = statementsBySize((db, arg, size) =>
-  db
+/** Args: now, worker, lease until, then (id, attempts before the start) per delivery. */
+const startRows = statementsBySize((db, arg, size) => {
+  const rows = Array.from({ length: size }, (_, i) => ({ id: arg(3 + 2 * i), attempts: arg(4 + 2 * i) }));
+  return db
     .updateTable("tasks")
     .set((eb: ExpressionBuilder<any, any>) => ({
       status: "running",
@@ -230,14 +232,11 @@ const startRows = statementsBySize((db, arg, size) =>
       no_return_at: null,
       no_return_reason: null,
     }))
-    .where(
-      "id",
-      "in",
-      Array.from({ length: size }, (_, i) => arg(3 + i)),
-    )
+    .where((eb: ExpressionBuilder<any, any>) => atAttempts(eb, rows))
     .where("status", "not in", NOT_WAITING)
-    .returningAll(),
-);
+    .where("run_at", "<=", arg(0))
+    .returningAll();
+});
 
 /** Progress of a running attempt; ignored (returns null) when the attempt is no longer current. */
 export async function recordProgress(
@@ -575,6 +574,58 @@ export async function passPointOfNoReturn(
   return row ?? null;
 }
 
+/** Running tasks held by `worker` whose cancel was requested. */
+export async function cancelRequested(db: Db, worker: string): Promise<number[]> {
+  const { rows } = await cancelRequestedRows.execute<{ id: number }>(db, [worker]);
+  return rows.map((r) => Number(r.id));
+}
+
+const cancelRequestedRows = statement((db, arg) =>
+  db
+    .selectFrom("tasks")
+    .select("id")
+    .where("worker_id", "=", arg(0))
+    .where("status", "=", sql.lit("running"))
+    .where("cancel_requested_at", "is not", null),
+);
+
+/** A running attempt whose lease ran out: its worker stopped renewing it. */
+export interface ExpiredAttempt {
+  readonly id: number;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly worker: string;
+  readonly cancelRequested: boolean;
+}
+
+/** Up to `limit` running attempts whose lease ran out before `now`, oldest lease first. */
+export async function expiredAttempts(db: Db, now: number, limit: number): Promise<ExpiredAttempt[]> {
+  const { rows } = await expiredRows.execute<{
+    id: number;
+    attempts: number;
+    max_attempts: number;
+    worker_id: string | null;
+    cancel_requested_at: number | null;
+  }>(db, [now, limit]);
+  return rows.map((r) => ({
+    id: Number(r.id),
+    attempts: Number(r.attempts),
+    maxAttempts: Number(r.max_attempts),
+    worker: r.worker_id ?? "unknown",
+    cancelRequested: r.cancel_requested_at !== null,
+  }));
+}
+
+const expiredRows = statement((db, arg) =>
+  db
+    .selectFrom("tasks")
+    .select(["id", "attempts", "max_attempts", "worker_id", "cancel_requested_at"])
+    .where("status", "=", sql.lit("running"))
+    .where("lease_expires_at", "<", arg(0))
+    .orderBy("lease_expires_at")
+    .limit(arg(1)),
+);
+
 /** A running attempt, as a worker holds it. */
 export interface HeldAttempt {
   readonly id: number;
@@ -656,6 +707,11 @@ export async function upsertWorker(
 
 export async function touchWorker(db: Db, id: string, now: number): Promise<void> {
   await db.updateTable("workers").set({ last_seen_at: now }).where("id", "=", id).execute();
+}
+
+/** Forget workers not seen since `before` (their tasks were, or will be, taken back by lease). */
+export async function removeSilentWorkers(db: Db, before: number): Promise<void> {
+  await db.deleteFrom("workers").where("last_seen_at", "<", before).execute();
 }
 
 export async function removeWorkers(db: Db, ids: readonly string[]): Promise<void> {

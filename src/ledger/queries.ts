@@ -189,16 +189,24 @@ export async function listWorkers(db: Db): Promise<WorkerRow[]> {
   return (await db.selectFrom("workers").selectAll().orderBy("started_at").execute()) as WorkerRow[];
 }
 
-/** Running tasks as (id, attempts), to pair with engine leases. */
-export async function runningAttempts(
-  db: Db,
-  ids: readonly number[],
-): Promise<{ id: number; attempts: number; max_attempts: number; cancel_requested_at: number | null }[]> {
-  if (ids.length === 0) return [];
-  return await db
+/** Tasks that may start now (queued or reserved, due) and tasks running: whether there is work left. */
+export async function pendingWork(db: Db, now: number): Promise<{ due: number; running: number }> {
+  const row = await db
     .selectFrom("tasks")
-    .select(["id", "attempts", "max_attempts", "cancel_requested_at"])
-    .where("id", "in", ids)
-    .where("status", "=", "running")
-    .execute();
+    .select((eb) => [
+      eb.fn
+        .sum<number>(
+          eb
+            .case()
+            .when(eb.and([eb("status", "in", ["queued", "reserved"]), eb("run_at", "<=", now)]))
+            .then(1)
+            .else(0)
+            .end(),
+        )
+        .as("due"),
+      eb.fn.sum<number>(eb.case().when("status", "=", "running").then(1).else(0).end()).as("running"),
+    ])
+    .where("status", "in", ["queued", "reserved", "running"])
+    .executeTakeFirst();
+  return { due: Number(row?.due ?? 0), running: Number(row?.running ?? 0) };
 }

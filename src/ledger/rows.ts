@@ -1,6 +1,15 @@
 import { decodeJson } from "../core/json.js";
-import type { Notification, Task, TaskStatus, WorkerInfo } from "../core/types.js";
-import type { NotificationRow, TaskRow, WorkerRow } from "./schema.js";
+import type {
+  Notification,
+  Schedule,
+  ScheduleStatus,
+  StoredSpec,
+  Task,
+  TaskStatus,
+  WorkerInfo,
+} from "../core/types.js";
+import type { Delivery } from "../engine/contract.js";
+import type { NotificationRow, ScheduledTaskRow, TaskRow, WorkerRow } from "./schema.js";
 
 /** Row → domain mapping, in exactly one place. Integers may arrive as strings (pg int8). */
 
@@ -66,35 +75,85 @@ export function isLive(worker: Pick<WorkerInfo, "lastSeenAt">, now: number, leas
   return now - worker.lastSeenAt.getTime() < leaseMs;
 }
 
-/** A task as JSON for the API and `--json`: ISO times, the shape of DESIGN §3. */
-export function taskToJson(task: Task): Record<string, unknown> {
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+/** The delivery of a waiting task's next attempt ("attempt n of task id may start at run_at"). */
+export function toDelivery(row: TaskRow): Delivery {
   return {
-    id: task.id,
-    name: task.name,
-    description: task.description,
-    owner: task.owner,
-    queue: task.queue,
-    priority: task.priority,
-    status: task.status,
-    failed: task.failed,
-    progress: task.progress,
-    payload: task.payload,
-    result: task.result,
-    log: task.log,
-    attempts: task.attempts,
-    maxAttempts: task.maxAttempts,
-    timeoutMs: task.timeoutMs,
-    reservedAt: iso(task.reservedAt),
-    scheduleId: task.scheduleId,
-    slotAt: iso(task.slotAt),
-    cancelRequestedAt: iso(task.cancelRequestedAt),
-    idempotencyKey: task.idempotencyKey,
-    noReturnAt: iso(task.noReturnAt),
-    noReturnReason: task.noReturnReason,
-    createdAt: iso(task.createdAt),
-    startedAt: iso(task.startedAt),
-    finishedAt: iso(task.finishedAt),
-    updatedAt: iso(task.updatedAt),
+    id: Number(row.id),
+    attempt: Number(row.attempts) + 1,
+    queue: row.queue,
+    priority: Number(row.priority),
+    runAt: Number(row.run_at ?? row.reserved_at ?? row.created_at),
+  };
+}
+
+/** A stored spec, or undefined when the row holds something else (a row written by hand). */
+export function readSpec(text: string): StoredSpec | undefined {
+  let spec: unknown;
+  try {
+    spec = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const run = (spec as { run?: unknown } | null)?.run;
+  return typeof spec === "object" && typeof run === "object" && run !== null
+    ? (spec as StoredSpec)
+    : undefined;
+}
+
+/**
+ * Reads a row that may hold what this version cannot read (a row written by hand, or by a damaged
+ * ledger): such a field comes out null and its name goes to `unreadable`, so one bad row never
+ * fails a list.
+ */
+class RowReader {
+  readonly unreadable: string[] = [];
+
+  time(value: number | string | null, field: string): Date | null {
+    const time = date(value);
+    if (time === null || !Number.isNaN(time.getTime())) return time;
+    this.unreadable.push(field);
+    return null;
+  }
+
+  json(text: string, field: string): unknown {
+    try {
+      return decodeJson(text);
+    } catch {
+      this.unreadable.push(field);
+      return null;
+    }
+  }
+}
+
+export function toSchedule(row: ScheduledTaskRow): Schedule {
+  const read = new RowReader();
+  const spec = readSpec(row.spec);
+  if (spec === undefined) read.unreadable.push("spec");
+  return {
+    id: num(row.id),
+    key: row.key,
+    name: row.name,
+    description: row.description,
+    owner: row.owner,
+    type: row.type as Schedule["type"],
+    payload: read.json(row.payload, "payload"),
+    every: spec?.every ?? null,
+    startAt: read.time(spec?.startAt ?? null, "startAt"),
+    cron: spec?.cron ?? null,
+    tz: spec?.tz ?? null,
+    repeat: spec?.repeat ?? null,
+    overlap: spec?.overlap ?? null,
+    queue: spec?.run.queue ?? null,
+    timeoutMs: spec?.run.timeoutMs ?? null,
+    maxAttempts: spec?.run.maxAttempts ?? null,
+    status: row.status as ScheduleStatus,
+    declared: num(row.declared) === 1,
+    pausedAt: read.time(row.paused_at, "pausedAt"),
+    nextRunAt: read.time(row.next_run_at, "nextRunAt"),
+    lastRunAt: read.time(row.last_run_at, "lastRunAt"),
+    runCount: num(row.run_count),
+    createdAt: read.time(row.created_at, "createdAt"),
+    updatedAt: read.time(row.updated_at, "updatedAt"),
+    unreadable: read.unreadable,
   };
 }

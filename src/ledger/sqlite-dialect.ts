@@ -162,7 +162,8 @@ class BetterSqliteConnection implements DatabaseConnection {
    * one that waited (this connection serves one at a time) do not each wait the whole timeout again.
    */
   async #retryBusy<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const since = (this.#busySince ??= Date.now());
+    this.#busySince ??= Date.now();
+    const since = this.#busySince;
     let pause = 1;
     for (;;) {
       const left = this.#busyTimeoutMs - SYNC_BUSY_MS - (Date.now() - since);

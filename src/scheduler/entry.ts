@@ -2,36 +2,18 @@ import { prepareTask } from "../client/validate.js";
 import { assertPositiveInt, decodeRetry, describe, encodeRetry } from "../core/backoff.js";
 import { invalid, TaskledgerError } from "../core/errors.js";
 import { assertWithinHorizon, parseTime } from "../core/time.js";
+import type { OverlapPolicy, RunOptions, StoredSpec } from "../core/types.js";
 import type { NewTask } from "../ledger/ledger.js";
+import { readSpec } from "../ledger/rows.js";
 import type { Runtime } from "../runtime.js";
 import { parseCron, parseInterval, parseTimeZone, type Timing } from "./timing.js";
-import type { OverlapPolicy, ScheduleEntry } from "./types.js";
+import type { ScheduleEntry } from "./types.js";
 
 /**
  * A schedule entry checked field by field before anything is written, and the `spec` JSON it is
  * stored as. The options of each run (queue, timeout, retry, priority) are resolved against the
  * task's definition here and stored, so a scheduler fires runs without needing the task's code.
  */
-export interface RunOptions {
-  readonly queue: string;
-  readonly priority: number;
-  readonly timeoutMs: number;
-  readonly maxAttempts: number;
-  /** The retry policy as `tasks.retry` stores it. */
-  readonly retry: string;
-}
-
-/** `scheduled_tasks.spec`. */
-export interface StoredSpec {
-  readonly every?: number;
-  readonly startAt?: number;
-  readonly cron?: string;
-  readonly tz?: string;
-  readonly repeat: number | null;
-  readonly overlap: OverlapPolicy;
-  readonly run: RunOptions;
-}
-
 export interface Draft {
   readonly key: string;
   readonly name: string;
@@ -175,20 +157,6 @@ export function specOf(draft: Draft, startAt: number): StoredSpec {
       retry: run.retry,
     },
   };
-}
-
-/** A stored spec, or undefined when the row holds something else (a row written by hand). */
-export function readSpec(text: string): StoredSpec | undefined {
-  let spec: unknown;
-  try {
-    spec = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const run = (spec as { run?: unknown } | null)?.run;
-  return typeof spec === "object" && typeof run === "object" && run !== null
-    ? (spec as StoredSpec)
-    : undefined;
 }
 
 /**

@@ -1,12 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import * as ledger from "../ledger/ledger.js";
-import type { NotificationRow } from "../ledger/schema.js";
+import { cancelTask, recordTasks } from "../client/record.js";
+import type { Commit } from "../engine/commit.js";
+import * as leases from "../ledger/leases.js";
+import type * as ledger from "../ledger/ledger.js";
+import { readSpec } from "../ledger/rows.js";
+import * as store from "../ledger/schedules.js";
 import type { Runtime } from "../runtime.js";
 import type { WorkerExtension } from "../worker/worker.js";
-import { readSpec, timingOf } from "./entry.js";
+import { timingOf } from "./entry.js";
 import type { ScheduleService } from "./service.js";
-import * as store from "./store.js";
 import { catchUp } from "./timing.js";
 import type { ScheduleEntry } from "./types.js";
 
@@ -74,10 +77,8 @@ export function createScheduler(
     await rt.ready();
     const report: TickReport = { active: false, fired: [], skipped: [] };
     for (;;) {
-      const round = await rt.transaction((tx) => fireRound(tx));
+      const round = await rt.write((tx, commit) => fireRound(tx, commit));
       active = round.active;
-      rt.bus.publish(round.notifications);
-      if (round.fired.length > 0) rt.engine.notify();
       report.fired.push(...round.fired);
       report.skipped.push(...round.skipped);
       if (!round.active || round.due < BATCH) return { ...report, active: round.active };
@@ -85,14 +86,13 @@ export function createScheduler(
   }
 
   /** One transaction: hold the lease, then fire up to BATCH due schedules. */
-  async function fireRound(tx: ledger.Db) {
+  async function fireRound(tx: ledger.Db, commit: Commit) {
     // Read the time once the write lock is held, as the worker does.
     const now = rt.clock.now();
     const fired: TickReport["fired"] = [];
     const skipped: TickReport["skipped"] = [];
-    const notifications: NotificationRow[] = [];
-    if (!(await store.holdLease(tx, store.SCHEDULER_LEASE, id, now, rt.settings.leaseMs))) {
-      return { active: false, due: 0, fired, skipped, notifications };
+    if (!(await leases.holdLease(tx, leases.SCHEDULER_LEASE, id, now, rt.settings.leaseMs))) {
+      return { active: false, due: 0, fired, skipped };
     }
     const due = await store.dueSchedules(tx, now, BATCH);
     const runs: ledger.NewTask[] = [];
@@ -148,22 +148,19 @@ export function createScheduler(
       });
     }
     await store.advanceSchedules(tx, advanced, now);
+    // Runs are enqueued, and skipped slots canceled, as the task service does it.
     if (runs.length > 0) {
-      const inserted = await ledger.insertTasks(tx, runs, now);
-      await rt.engine.push(
-        tx,
-        inserted.map((row) => ({ id: row.id, queue: row.queue, priority: row.priority, runAt: now })),
-      );
-      for (const row of inserted)
+      for (const row of (await recordTasks(commit, runs, now)).inserted)
         fired.push({ scheduleId: Number(row.schedule_id), slotAt: Number(row.slot_at), taskId: row.id });
     }
-    for (const row of await ledger.insertTasks(tx, skips, now)) {
-      const log = `Skipped: the previous run of this schedule was still going at slot ${new Date(Number(row.slot_at)).toISOString()} (overlap policy "skip")`;
-      const written = await ledger.cancelWaiting(tx, row.id, ["queued"], log, now);
-      notifications.push(...written.notifications);
-      skipped.push({ scheduleId: Number(row.schedule_id), slotAt: Number(row.slot_at), taskId: row.id });
+    if (skips.length > 0) {
+      for (const row of (await recordTasks(commit, skips, now)).inserted) {
+        const log = `Skipped: the previous run of this schedule was still going at slot ${new Date(Number(row.slot_at)).toISOString()} (overlap policy "skip")`;
+        await cancelTask(commit, row, log, now);
+        skipped.push({ scheduleId: Number(row.schedule_id), slotAt: Number(row.slot_at), taskId: row.id });
+      }
     }
-    return { active: true, due: due.length, fired, skipped, notifications };
+    return { active: true, due: due.length, fired, skipped };
   }
 
   /** Wake up at the soonest slot (re-armed after every tick and on every change to the ledger). */
@@ -206,7 +203,7 @@ export function createScheduler(
       state = "running";
       heartbeat = setInterval(run, rt.settings.heartbeatMs);
       heartbeat.unref();
-      unsubscribe = rt.engine.onWake(() => {
+      unsubscribe = rt.notifier.subscribe(() => {
         if (active) void armDueTimer().catch(() => {});
       });
       run();
@@ -222,7 +219,7 @@ export function createScheduler(
       if (dueTimer) clearTimeout(dueTimer);
       unsubscribe?.();
       await queue;
-      if (active) await store.releaseLease(rt.db, store.SCHEDULER_LEASE, id).catch(() => {});
+      if (active) await leases.releaseLease(rt.db, leases.SCHEDULER_LEASE, id).catch(() => {});
       active = false;
     },
   };

@@ -1,23 +1,15 @@
+import { cancelTask } from "../client/record.js";
 import { clampLimit } from "../client/task-service.js";
 import { describe } from "../core/backoff.js";
 import { invalid, TaskledgerError } from "../core/errors.js";
 import type { Task } from "../core/types.js";
-import * as ledger from "../ledger/ledger.js";
 import * as queries from "../ledger/queries.js";
-import { toTask } from "../ledger/rows.js";
+import { readSpec, toSchedule, toTask } from "../ledger/rows.js";
+import * as store from "../ledger/schedules.js";
 import type { ScheduledTaskRow } from "../ledger/schema.js";
 import type { Runtime } from "../runtime.js";
 import type { PayloadOf, TaskDefinition } from "../tasks/define.js";
-import {
-  currentSpecText,
-  type Draft,
-  prepareEntries,
-  prepareEntry,
-  readSpec,
-  specOf,
-  timingOf,
-} from "./entry.js";
-import * as store from "./store.js";
+import { currentSpecText, type Draft, prepareEntries, prepareEntry, specOf, timingOf } from "./entry.js";
 import { slotAfter } from "./timing.js";
 import type {
   CronSchedule,
@@ -128,7 +120,7 @@ export class ScheduleService {
       summary.removed.sort();
       return summary;
     });
-    this.#rt.engine.notify();
+    this.#rt.notifier.changed();
     return summary;
   }
 
@@ -147,14 +139,14 @@ export class ScheduleService {
       after: options.after,
       limit: clampLimit(options.limit, 100),
     });
-    return rows.map(store.toSchedule);
+    return rows.map(toSchedule);
   }
 
   /** One schedule by key or id, or `undefined`. */
   async get(ref: ScheduleRef): Promise<Schedule | undefined> {
     await this.#rt.ready();
     const row = await store.getSchedule(this.#rt.db, assertRef(ref));
-    return row ? store.toSchedule(row) : undefined;
+    return row ? toSchedule(row) : undefined;
   }
 
   /** Stop firing until `resume`; a run already going is not touched. */
@@ -184,25 +176,21 @@ export class ScheduleService {
     await this.#rt.ready();
     const key = assertRef(ref);
     const now = this.#rt.clock.now();
-    const removed = await this.#rt.transaction(async (tx) => {
+    return this.#rt.write(async (tx, commit) => {
       const row = await store.getSchedule(tx, key);
       if (!row) throw notFound(key);
       const id = Number(row.id);
+      // Its runs go with it (the rows cascade): waiting ones are taken back, running ones asked to stop.
       const unfinished = await store.unfinishedRuns(tx, id);
-      await this.#rt.engine.discard(
-        tx,
-        unfinished.filter((r) => r.status !== "running").map((r) => r.id),
-      );
+      await commit.withdraw(unfinished.filter((r) => r.status !== "running").map((r) => r.id));
       for (const run of unfinished.filter((r) => r.status === "running")) {
-        await ledger.requestCancel(tx, run.id, now);
-        await this.#rt.engine.requestCancel(tx, run.id);
+        await cancelTask(commit, run, "", now);
       }
       const runs = await store.countRuns(tx, id);
-      await tx.deleteFrom("scheduled_tasks").where("id", "=", id).execute();
-      return { schedule: store.toSchedule(row), runs };
+      await store.deleteSchedule(tx, id);
+      commit.changed();
+      return { schedule: toSchedule(row), runs };
     });
-    this.#rt.engine.notify();
-    return removed;
   }
 
   /** A schedule's runs, newest first; page with `cursor` (the last id seen). */
@@ -231,8 +219,8 @@ export class ScheduleService {
       else if (change.update) await store.updateSchedule(tx, change.id, change.update, now);
       return (await store.getSchedule(tx, draft.key))!;
     });
-    this.#rt.engine.notify();
-    return store.toSchedule(row);
+    this.#rt.notifier.changed();
+    return toSchedule(row);
   }
 
   async #change(
@@ -248,8 +236,8 @@ export class ScheduleService {
       const set = update(row, now);
       return set ? ((await store.updateSchedule(tx, Number(row.id), set, now)) ?? row) : row;
     });
-    this.#rt.engine.notify();
-    return store.toSchedule(row);
+    this.#rt.notifier.changed();
+    return toSchedule(row);
   }
 }
 

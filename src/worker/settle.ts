@@ -3,51 +3,31 @@ import { describeError } from "../core/errors.js";
 import { encodeJson } from "../core/json.js";
 import { appendEntry, failureEntry } from "../core/task-log.js";
 import type { Task } from "../core/types.js";
-import type { Claim, Engine, Tx } from "../engine/contract.js";
+import type { Commit } from "../engine/commit.js";
 import type { Db, Outcome, SettledRow } from "../ledger/ledger.js";
 import * as ledger from "../ledger/ledger.js";
-import type { NotificationRow } from "../ledger/schema.js";
+import { toDelivery } from "../ledger/rows.js";
 import type { AttemptResult } from "./runner.js";
-
-/** An attempt's outcome and the delivery that brought it. */
-export interface Settlement {
-  readonly outcome: Outcome;
-  readonly claim: Claim;
-}
 
 export interface Settled {
   /** The outcomes that were current, and so written (a stale attempt's is not). */
   readonly applied: readonly SettledRow[];
-  readonly notifications: readonly NotificationRow[];
 }
 
 /**
  * The one settle pipeline, for every caller (a worker's round, the sweeper's rescue of lapsed
- * leases): outcomes → the ledger (fenced by attempt; a schedule run's schedule follows) → the
- * engine (a task back in `queued` is delivered again at its `run_at`, the rest acknowledged).
- * Runs inside the caller's transaction, so outcome, delivery and notifications commit together.
+ * leases): outcomes → the ledger (fenced by attempt; a schedule run's schedule follows, and the
+ * notifications are written) → the engine: a task back in `queued` is delivered again, as its
+ * next attempt at its `run_at`. Runs inside the caller's transaction; what must wait for the
+ * commit (publishing, an engine outside the ledger) waits in `commit`.
  */
-export async function settle(
-  tx: Db,
-  engine: Engine,
-  items: readonly Settlement[],
-  now: number,
-): Promise<Settled> {
-  if (items.length === 0) return { applied: [], notifications: [] };
-  const written = await ledger.settleOutcomes(
-    tx,
-    items.map((s) => s.outcome),
-    now,
-  );
-  const claims = new Map(items.map((s) => [s.outcome, s.claim]));
-  const done: Claim[] = [];
-  for (const { outcome, row } of written.value) {
-    const claim = claims.get(outcome)!;
-    if (row.status === "queued") await engine.retryAt(tx as Tx, claim, Number(row.run_at));
-    else done.push(claim);
-  }
-  await engine.ack(tx as Tx, done);
-  return { applied: written.value, notifications: written.notifications };
+export async function settle(commit: Commit, outcomes: readonly Outcome[], now: number): Promise<Settled> {
+  if (outcomes.length === 0) return { applied: [] };
+  const written = await ledger.settleOutcomes(commit.tx as Db, outcomes, now);
+  commit.publish(written.notifications);
+  const again = written.value.filter((a) => a.row.status === "queued").map((a) => toDelivery(a.row));
+  await commit.deliver(again);
+  return { applied: written.value };
 }
 
 /**

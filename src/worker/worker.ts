@@ -3,15 +3,14 @@ import { hostname } from "node:os";
 import { DEFAULT_RETRY, decodeRetry, type RetryTiming } from "../core/backoff.js";
 import { invalid, isTaskledgerError } from "../core/errors.js";
 import type { Task } from "../core/types.js";
-import type { Claim } from "../engine/contract.js";
 import * as ledger from "../ledger/ledger.js";
 import { toTask } from "../ledger/rows.js";
-import type { NotificationRow } from "../ledger/schema.js";
+import { relay } from "../maintenance/relay.js";
 import { sweep } from "../maintenance/sweeper.js";
 import type { Runtime } from "../runtime.js";
 import { assertKnownQueue, knownQueues } from "../tasks/registry.js";
 import { type RunningAttempt, startAttempt } from "./runner.js";
-import { type Settlement, settle, toOutcome } from "./settle.js";
+import { settle, toOutcome } from "./settle.js";
 
 export interface WorkerOptions {
   /** Queues to take from, in priority order. Default: the declared queues, else `high`, `default` and every task's queue. */
@@ -39,7 +38,6 @@ export interface Worker {
 
 interface Held {
   readonly attempt: RunningAttempt;
-  readonly claim: Claim;
   readonly retry: RetryTiming;
 }
 
@@ -74,7 +72,7 @@ export function createWorker(
 
   const held = new Map<number, Held>();
   /** Outcomes not yet written. Taken out only by the round that writes them, put back if it fails. */
-  const settled: Settlement[] = [];
+  const settled: ledger.Outcome[] = [];
   let state: "new" | "running" | "stopping" | "stopped" = "new";
   let pumping = false;
   let wanted = false;
@@ -96,7 +94,6 @@ export function createWorker(
     resolveStopped = resolve;
   });
 
-  const publish = (rows: readonly NotificationRow[]) => rt.bus.publish(rows);
   const claiming = () => state === "running" && failures < FAILED_ROUNDS_BEFORE_PAUSE;
 
   function schedulePump(): void {
@@ -132,9 +129,7 @@ export function createWorker(
           return;
         }
         if (failures > 0) roundsRecovered(outcomes.length);
-        publish(round.notifications);
-        if (round.requeued) rt.engine.notify();
-        for (const { task, claim, retry } of round.started) launch(task, claim, retry);
+        for (const { task, retry } of round.started) launch(task, retry);
         if (free > 0 && round.started.length === free) wanted = true; // there may be more waiting
         if (settled.length > 0) wanted = true;
       }
@@ -149,51 +144,29 @@ export function createWorker(
     }
   }
 
-  async function writeRound(outcomes: readonly Settlement[], free: number, probe: boolean) {
-    return rt.transaction(async (tx) => {
+  async function writeRound(outcomes: readonly ledger.Outcome[], free: number, probe: boolean) {
+    return rt.write(async (tx, commit) => {
       // Read the time once the write lock is held: waiting for it must not shorten the new leases.
       const now = rt.clock.now();
-      const notes: NotificationRow[] = [];
       if (probe) await ledger.touchWorker(tx, id, now);
-      const written = await settle(tx, rt.engine, outcomes, now);
-      notes.push(...written.notifications);
-      const requeued = written.applied.some((a) => a.row.status === "queued");
-      let started: { task: Task; claim: Claim; retry: RetryTiming }[] = [];
+      await settle(commit, outcomes, now);
+      let started: { task: Task; retry: RetryTiming }[] = [];
       if (free > 0) {
-        // Reservations whose time has come are `queued` from now on (and claimable on the embedded engine).
+        // Reservations whose time has come are `queued` from now on.
         await ledger.promoteDueReservations(tx, now);
-        const claims = await rt.engine.claim(tx, {
-          worker: id,
-          queues,
-          limit: free,
-          leaseMs: rt.settings.leaseMs,
-          now,
-        });
-        caughtUp = claims.length < free;
-        if (claims.length > 0) {
-          const begun = await ledger.startAttempts(
-            tx,
-            claims.map((c) => c.id),
-            now,
-            { worker: id, leaseUntil: now + rt.settings.leaseMs },
-          );
-          notes.push(...begun.notifications);
-          const byId = new Map(claims.map((c) => [c.id, c]));
-          started = begun.value.map((row) => ({
-            task: toTask(row),
-            claim: byId.get(row.id)!,
-            retry: parseRetry(row.retry),
-          }));
-          if (started.length < claims.length) {
-            const live = new Set(started.map((s) => s.task.id));
-            await rt.engine.discard(
-              tx,
-              claims.filter((c) => !live.has(c.id)).map((c) => c.id),
-            );
-          }
+        const deliveries = await rt.engine.take({ worker: id, queues, limit: free, now }, tx);
+        caughtUp = deliveries.length < free;
+        if (deliveries.length > 0) {
+          // The fenced start: a delivery that is stale or a duplicate starts nothing, and is dropped.
+          const begun = await ledger.startAttempts(tx, deliveries, now, {
+            worker: id,
+            leaseUntil: now + rt.settings.leaseMs,
+          });
+          commit.publish(begun.notifications);
+          started = begun.value.map((row) => ({ task: toTask(row), retry: parseRetry(row.retry) }));
         }
       }
-      return { started, notifications: notes, requeued };
+      return { started };
     });
   }
 
@@ -233,18 +206,15 @@ export function createWorker(
     lastFailure = "";
   }
 
-  function launch(task: Task, claim: Claim, retry: RetryTiming): void {
+  function launch(task: Task, retry: RetryTiming): void {
     const definition = rt.registry.get(task.name);
     if (!definition) {
       settled.push({
-        claim,
-        outcome: {
-          kind: "failure",
-          id: task.id,
-          attempts: task.attempts,
-          log: `Failed for: no task named "${task.name}" is registered in this worker`,
-          retryAt: null,
-        },
+        kind: "failure",
+        id: task.id,
+        attempts: task.attempts,
+        log: `Failed for: no task named "${task.name}" is registered in this worker`,
+        retryAt: null,
       });
       schedulePump();
       return;
@@ -255,7 +225,7 @@ export function createWorker(
       setProgress: (progress, data) => writeProgress(task, progress, data),
       pointOfNoReturn: (reason) => passPointOfNoReturn(task, reason),
     });
-    held.set(task.id, { attempt, claim, retry });
+    held.set(task.id, { attempt, retry });
     void attempt.result.then((result) => {
       if (held.get(task.id)?.attempt === attempt) held.delete(task.id);
       if (result.kind === "lost") {
@@ -264,7 +234,7 @@ export function createWorker(
         );
       } else {
         const outcome = toOutcome(task, retry, result, rt.clock.now(), rt.settings.maxJsonBytes);
-        if (outcome) settled.push({ claim, outcome });
+        if (outcome) settled.push(outcome);
       }
       schedulePump();
     });
@@ -285,7 +255,7 @@ export function createWorker(
       log(`task ${task.id}: progress ${Math.round(progress)} not recorded: ${error.message}`);
       return;
     }
-    publish(written.notifications);
+    rt.bus.publish(written.notifications);
   }
 
   async function passPointOfNoReturn(task: Task, reason: string): Promise<boolean> {
@@ -297,12 +267,12 @@ export function createWorker(
 
   async function checkCancels(): Promise<void> {
     if (held.size === 0) return;
-    const ids = await rt.engine.cancelRequested(id);
+    const ids = await ledger.cancelRequested(rt.db, id);
     for (const taskId of ids) held.get(taskId)?.attempt.cancel();
   }
 
   async function armDueTimer(): Promise<void> {
-    const next = await rt.engine.nextRunAt(queues);
+    const next = await rt.engine.nextDue(queues, rt.clock.now());
     if (dueTimer) clearTimeout(dueTimer);
     dueTimer = undefined;
     if (next === null || state !== "running") return;
@@ -338,7 +308,7 @@ export function createWorker(
     const running = [...held.values()];
     const holding = [
       ...running.map((h) => ({ id: h.attempt.task.id, attempts: h.attempt.task.attempts })),
-      ...settled.map((s) => ({ id: s.outcome.id, attempts: s.outcome.attempts })),
+      ...settled.map((o) => ({ id: o.id, attempts: o.attempts })),
     ];
     const kept = await ledger.extendLeases(rt.db, id, holding, now + rt.settings.leaseMs);
     const keys = new Set(kept.map((k) => `${k.id}:${k.attempts}`));
@@ -393,14 +363,27 @@ export function createWorker(
         { id, host: hostname(), pid: process.pid, queues, concurrency },
         rt.clock.now(),
       );
-      unsubscribe = rt.engine.onWake(onWake);
+      const unwake = rt.notifier.subscribe(onWake);
+      // A cancel signal names its tasks: the held ones stop at once (the ledger's flag is the safety net).
+      const uncancel = rt.engine.onCancel((ids) => {
+        for (const taskId of ids) held.get(taskId)?.attempt.cancel();
+      });
+      unsubscribe = () => {
+        unwake();
+        uncancel();
+      };
       lastBeat = rt.clock.now();
       every(rt.settings.heartbeatMs, heartbeat);
-      every(rt.settings.sweepIntervalMs, () => sweep(rt, publish));
+      // What an engine outside the ledger lost (a crash between commit and delivery) is delivered again.
+      every(rt.settings.sweepIntervalMs, async () => {
+        await sweep(rt);
+        await relay(rt);
+      });
       // A started worker keeps its process alive until stop(), as a listening server does.
       every(rt.settings.pollIntervalMs, async () => onWake()).ref();
       for (const extension of extensions) await extension.start();
-      await sweep(rt, publish);
+      await sweep(rt);
+      await relay(rt);
       schedulePump();
     },
 
@@ -426,7 +409,7 @@ export function createWorker(
           if (settled.length === 0) return;
           abandoning = true;
           log(
-            `stopping without recording ${settled.length} outcome(s) (tasks ${settled.map((s) => s.outcome.id).join(", ")}): ` +
+            `stopping without recording ${settled.length} outcome(s) (tasks ${settled.map((o) => o.id).join(", ")}): ` +
               `the ledger is not writable (${lastFailure || "timed out"}); their leases lapse and another worker takes them back`,
           );
           drained?.();

@@ -3,6 +3,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -10,13 +11,14 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inQueue, tableCounts } from "../helpers/index.js";
+import { tableCounts } from "../helpers/index.js";
 import { type Finished, REPO, spawnProcess, untilOutput } from "./cli.js";
 
 /**
  * The package as users get it: `npm pack` of the repo, installed into a fresh project with
  * `npm install <tarball>`, then used from TypeScript, from an ESM script and through `npx`.
- * One install serves the whole file.
+ * One install serves the whole file. The mailer demo is a package of its own (examples/mailer,
+ * a workspace of the repo): neither its files nor its dependencies reach a user's app.
  */
 let work: string;
 let project: string;
@@ -88,7 +90,7 @@ afterAll(() => {
 });
 
 describe("the packed package", () => {
-  it("holds dist, the example and the README, and runs no script when installed", () => {
+  it("holds dist and the README, and runs no script when installed", () => {
     const paths = packed.files.map((f) => f.path);
     for (const path of [
       "package.json",
@@ -96,12 +98,10 @@ describe("the packed package", () => {
       "dist/index.js",
       "dist/index.d.ts",
       "dist/cli/main.js",
-      "examples/mailer/taskledger.config.js",
-      "examples/mailer/tasks/count-words.js",
     ]) {
       expect(paths).toContain(path);
     }
-    expect(paths.filter((p) => /^(src|test|bench|node_modules)\//.test(p))).toEqual([]);
+    expect(paths.filter((p) => /^(src|test|bench|examples|node_modules)\//.test(p))).toEqual([]);
 
     const installed = JSON.parse(
       readFileSync(join(project, "node_modules", "taskledger", "package.json"), "utf8"),
@@ -110,6 +110,24 @@ describe("the packed package", () => {
       (s) => installed.scripts?.[s],
     );
     expect(installTime).toEqual([]);
+  });
+
+  it("installs the library's own dependencies, none of the demo's", async () => {
+    const modules = join(project, "node_modules");
+    const du = ok(await sh("du", ["-sk", "node_modules"], project), "du");
+    const kib = Number(du.stdout.split("\t")[0]);
+    const packages = readdirSync(modules)
+      .filter((name) => !name.startsWith("."))
+      .flatMap((name) => (name.startsWith("@") ? readdirSync(join(modules, name)) : [name])).length;
+    console.log(
+      `node_modules of an app that installs the packed library: ${(kib / 1024).toFixed(1)} MiB, ${packages} packages`,
+    );
+    for (const demoOnly of ["sharp", "@img", "nodemailer", "smtp-server", "mailparser"]) {
+      expect(existsSync(join(modules, demoOnly)), `${demoOnly} is installed`).toBe(false);
+    }
+    for (const needed of ["better-sqlite3", "croner", "kysely", "@types/better-sqlite3"]) {
+      expect(existsSync(join(modules, needed)), `${needed} is missing`).toBe(true);
+    }
   });
 
   it("type-checks a strict NodeNext TypeScript file that uses its types", async () => {
@@ -203,30 +221,22 @@ console.log(JSON.stringify({ status: done.status, failed: done.failed, progress:
     expect(tableCounts(db)).toMatchObject({ tasks: 1 });
   });
 
-  it("answers `npx taskledger --help` and enqueues with the bundled example", async () => {
+  it("answers `npx taskledger --help`, and without a config of the app's own asks for one", async () => {
     const help = ok(await sh("npx", ["taskledger", "--help"], project), "npx taskledger --help");
     expect(help.stdout).toMatch(/^taskledger \d+\.\d+\.\d+ — /);
     expect(help.stdout).toContain("Commands:");
 
+    // The demo is not in the package, so there is no example to fall back on.
     const db = join(work, "npx.db");
-    const env = { TASKLEDGER_DATABASE_URL: `sqlite:${db}` };
-    const enqueued = ok(
-      await sh(
-        "npx",
-        ["taskledger", "enqueue", "count_words", "--description", "words", "--payload", '"a b c"', "--json"],
-        project,
-        env,
-      ),
-      "npx taskledger enqueue",
+    const enqueued = await sh(
+      "npx",
+      ["taskledger", "enqueue", "count_words", "--description", "words", "--payload", '"a b c"'],
+      project,
+      { TASKLEDGER_DATABASE_URL: `sqlite:${db}` },
     );
-    expect(JSON.parse(enqueued.stdout)).toMatchObject({
-      id: 1,
-      name: "count_words",
-      status: "queued",
-      payload: "a b c",
-    });
-    expect(tableCounts(db)).toMatchObject({ tasks: 1 });
-    expect(inQueue(db)).toBe(1);
+    expect(enqueued.code).not.toBe(0);
+    expect(enqueued.stderr).toContain("taskledger.config.js");
+    expect(existsSync(db)).toBe(false);
   });
 
   it("runs the project's own config, which imports `taskledger`, in a worker", async () => {

@@ -10,6 +10,7 @@ import {
   TaskledgerError,
   type TaskledgerOptions,
 } from "../../src/index.js";
+import { runtimeOf } from "../../src/internals.js";
 import { createScheduler } from "../../src/scheduler/scheduler.js";
 import { run, writeGatedConfig } from "../cli/cli.js";
 import { openLedger } from "../flow/fixture.js";
@@ -583,7 +584,9 @@ describe("a list of schedules answers with a row it cannot read", () => {
     const text = await cli("schedules", "list");
     expect(text.code, text.stderr).toBe(0);
     const line = text.stdout.split("\n").find((l) => l.includes(" unreadable "))!;
-    expect(line).toMatch(/unreadable\s+echo\s+invalid\s+running\s+invalid\s+\S+ \S+Z\s+1\s+written by hand/);
+    expect(line).toMatch(
+      /unreadable\s+echo\s+invalid\s+running — active\s+invalid\s+\S+ \S+Z\s+1\s+written by hand/,
+    );
     for (const key of ["a-good", "huge-interval", "z-good"]) expect(text.stdout).toContain(key);
     const asJson = await cli("schedules", "list", "--json");
     expect(asJson.code, asJson.stderr).toBe(0);
@@ -601,7 +604,7 @@ describe("a list of schedules answers with a row it cannot read", () => {
     const db = new BetterSqlite3(file);
     db.prepare("update scheduled_tasks set next_run_at = ?").run(Date.now() - 1_000);
     db.close();
-    const scheduler = createScheduler(tl.runtime, tl.schedules);
+    const scheduler = createScheduler(runtimeOf(tl), tl.schedules);
     const report = await scheduler.tick();
     const fired = await Promise.all(
       report.fired.map(async (f) => (await tl.schedules.get(f.scheduleId))!.key),

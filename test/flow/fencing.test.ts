@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defineTask } from "../../src/index.js";
+import { runtimeOf } from "../../src/internals.js";
 import * as ledger from "../../src/ledger/ledger.js";
 import { inQueue, tableCounts, waitFor } from "../helpers/index.js";
 import { gate, isTerminal, ManualClock, openLedger, waitForTask } from "./fixture.js";
@@ -22,7 +23,7 @@ describe("fencing: a stale attempt cannot overwrite a newer outcome", () => {
     const before = tableCounts(file);
     const now = Date.now();
     const stale = await ledger.settleOutcomes(
-      tl.runtime.db,
+      runtimeOf(tl).db,
       [
         { kind: "success", id: task.id, attempts: 1, result: JSON.stringify("stale") },
         { kind: "failure", id: task.id, attempts: 1, log: "stale failure", retryAt: null },
@@ -34,12 +35,12 @@ describe("fencing: a stale attempt cannot overwrite a newer outcome", () => {
     expect(stale).toEqual({ value: [], notifications: [] });
     // Even the current attempts number is refused once the task is no longer running.
     const late = await ledger.settleOutcomes(
-      tl.runtime.db,
+      runtimeOf(tl).db,
       [{ kind: "canceled", id: task.id, attempts: 2, log: "late" }],
       now,
     );
     expect(late.value).toEqual([]);
-    const progress = await ledger.recordProgress(tl.runtime.db, task.id, 1, 5, undefined, now);
+    const progress = await ledger.recordProgress(runtimeOf(tl).db, task.id, 1, 5, undefined, now);
     expect(progress.value).toBeNull();
     expect(await tl.tasks.get(task.id)).toEqual(done);
     expect(tableCounts(file)).toEqual(before);

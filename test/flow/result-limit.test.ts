@@ -15,7 +15,10 @@ describe("a result larger than maxJsonBytes", () => {
     await tl.createWorker().start();
     const fits = await tl.tasks.enqueue(huge, 9_000, { description: "fits" });
     const over = await tl.tasks.enqueue(huge, 10_000, { description: "one quote too many" });
-    expect(await waitForTask(tl, fits.id, isTerminal)).toMatchObject({ failed: false, result: "x".repeat(9_000) });
+    expect(await waitForTask(tl, fits.id, isTerminal)).toMatchObject({
+      failed: false,
+      result: "x".repeat(9_000),
+    });
     expect(await waitForTask(tl, over.id, isTerminal)).toMatchObject({
       status: "finished",
       failed: true,

@@ -116,7 +116,7 @@ describe("graceful stop", () => {
     const returned = gate<void>();
     const job = defineTask({
       name: "stubborn",
-      async run(_: null, ctx) {
+      async run(_: null) {
         if (++runs > 1) return "second";
         entered.open();
         await release.promise;

@@ -1,5 +1,6 @@
 import BetterSqlite3 from "better-sqlite3";
 import { defineTask, type Taskledger } from "../../src/index.js";
+import { runtimeOf } from "../../src/internals.js";
 import { createScheduler, type Scheduler } from "../../src/scheduler/scheduler.js";
 
 /**
@@ -10,7 +11,7 @@ import { createScheduler, type Scheduler } from "../../src/scheduler/scheduler.j
 export const noop = defineTask({ name: "noop", retry: 0, run: () => ({ ok: true }) });
 
 export function schedulerOf(tl: Taskledger): Scheduler {
-  return createScheduler(tl.runtime, tl.schedules);
+  return createScheduler(runtimeOf(tl), tl.schedules);
 }
 
 export interface RunRow {

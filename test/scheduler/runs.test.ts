@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defineTask } from "../../src/index.js";
+import { runtimeOf } from "../../src/internals.js";
 import { startAttempts } from "../../src/ledger/ledger.js";
 import { gate, isTerminal, ManualClock, openLedger, waitForTask } from "../flow/fixture.js";
 import { inQueue, tableCounts, waitFor } from "../helpers/index.js";
@@ -56,21 +57,14 @@ describe("runs and their schedule", () => {
     await tl.schedules.schedule({ key: "w", task: noop, description: "w", every: MINUTE });
     const { taskId } = (await schedulerOf(tl).tick()).fired[0]!;
     // A worker claims the run and vanishes: its lease expires on the fake clock.
-    const claims = await tl.runtime.transaction(async (tx) => {
-      const claimed = await tl.engine.claim(tx, {
-        worker: "gone",
-        queues: ["default"],
-        limit: 1,
-        leaseMs: 1_000,
-        now: clock.now(),
-      });
-      await startAttempts(
+    const rt = runtimeOf(tl);
+    const claims = await rt.transaction(async (tx) => {
+      const taken = await rt.engine.take(
+        { worker: "gone", queues: ["default"], limit: 1, now: clock.now() },
         tx,
-        claimed.map((c) => c.id),
-        clock.now(),
-        { worker: "gone", leaseUntil: clock.now() + 1_000 },
       );
-      return claimed;
+      await startAttempts(tx, taken, clock.now(), { worker: "gone", leaseUntil: clock.now() + 1_000 });
+      return taken;
     });
     expect(claims.map((c) => c.id)).toEqual([taskId]);
     clock.advance(2_000);

@@ -1,5 +1,5 @@
 // @ts-check
-// The seeds' `send_mail`: render an HTML template and send it with an attached image — to
+// Sending a mail: render an HTML template and send it with an attached image — to
 // SMTP_URL when set, else to the built-in mailbox.
 import { readFile } from "node:fs/promises";
 import nodemailer from "nodemailer";

@@ -27,5 +27,5 @@ export const sender = env.MAILER_SENDER ?? "taskledger demo <demo@taskledger.loc
 /** A pause between the steps of a task, so its progress can be watched (and canceled) in the demo. */
 export const stepMs = Number(env.MAILER_STEP_MS ?? 400);
 
-/** The seeds' RESERVATION_LIMIT_SECONDS. */
+/** How far ahead a reservation must be, in seconds (the library's `reservationLeadSeconds`). */
 export const reservationLeadSeconds = Number(env.MAILER_RESERVATION_LEAD_SECONDS ?? 30);

@@ -1,5 +1,5 @@
 import { invalid } from "../../core/errors.js";
-import { taskToJson } from "../../ledger/rows.js";
+import { taskToJson } from "../../http/presenters.js";
 import { type Command, UsageError } from "../command.js";
 import { followTask } from "../follow.js";
 import { formatTime, statusLabel } from "../output.js";

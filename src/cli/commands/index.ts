@@ -1,6 +1,7 @@
 import type { Command } from "../command.js";
 import { enqueueCommand } from "./enqueue.js";
 import { migrateCommand } from "./migrate.js";
+import { pruneCommand } from "./prune.js";
 import { schedulesCommand } from "./schedules.js";
 import { startCommand } from "./start.js";
 import { statusCommand } from "./status.js";
@@ -14,6 +15,7 @@ export const commands: readonly Command[] = [
   workerCommand,
   webCommand,
   migrateCommand,
+  pruneCommand,
   enqueueCommand,
   tasksCommand,
   schedulesCommand,

@@ -8,7 +8,7 @@ export const migrateCommand: Command = {
   async run({ out, open }) {
     if (!out.json) out.line("Migrating the ledger…");
     const { tl } = await open();
-    if (out.json) out.data({ ok: true, database: tl.database.file ?? tl.database.identity });
-    else out.line(`Ledger ready: ${tl.database.file ?? tl.database.identity}`);
+    if (out.json) out.data({ ok: true, database: tl.ledger.location });
+    else out.line(`Ledger ready: ${tl.ledger.location}`);
   },
 };

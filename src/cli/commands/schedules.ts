@@ -1,5 +1,5 @@
 import { invalid } from "../../core/errors.js";
-import { scheduleToJson } from "../../scheduler/store.js";
+import { scheduleToJson } from "../../http/presenters.js";
 import {
   SCHEDULE_STATUSES,
   type Schedule,
@@ -9,12 +9,26 @@ import {
 import { type Command, type CommandContext, UsageError } from "../command.js";
 import { color, formatTime, TASK_HEADERS, table, taskLine, taskToJson, truncate } from "../output.js";
 
+/**
+ * What a schedule's status means, shown beside it: the stored words alone (`death` above all)
+ * do not tell a reader whether the schedule still runs.
+ */
+const STATUS_MEANINGS = {
+  running: "active",
+  failed: "its last run failed; still scheduled",
+  death: "no longer declared in code; will not run",
+  paused: "will not run until resumed",
+  done: "all its runs are done",
+} as const;
+
 function statusText(schedule: Schedule): string {
-  if (schedule.pausedAt) return color.yellow("paused");
-  if (schedule.status === "failed") return color.red("failed");
-  if (schedule.status === "death") return color.dim("death");
-  if (schedule.nextRunAt === null && !schedule.unreadable.includes("nextRunAt")) return color.green("done");
-  return color.green("running");
+  const shown = (status: keyof typeof STATUS_MEANINGS) => `${status} — ${STATUS_MEANINGS[status]}`;
+  if (schedule.pausedAt) return color.yellow(shown("paused"));
+  if (schedule.status === "failed") return color.red(shown("failed"));
+  if (schedule.status === "death") return color.dim(shown("death"));
+  if (schedule.nextRunAt === null && !schedule.unreadable.includes("nextRunAt"))
+    return color.green(shown("done"));
+  return color.green(shown("running"));
 }
 
 /** What a stored field that could not be read shows as. */
@@ -152,8 +166,9 @@ export const schedulesCommand: Command = {
     "       taskledger schedules remove KEY [--json]  delete the schedule and all its runs",
     "       taskledger schedules runs KEY [--limit N] [--json]  its runs, newest first",
     "",
-    "KEY is a schedule's key, or #ID for its id. Statuses: running, failed (its last run failed), death (no",
-    "longer declared). A worker started with --with-scheduler (or `taskledger start`) fires them.",
+    "KEY is a schedule's key, or #ID for its id. Statuses (--status): running (active), failed (its last run",
+    "failed; still scheduled), death (no longer declared in code; will not run). A worker started with",
+    "--with-scheduler (or `taskledger start`) fires them.",
   ].join("\n"),
   options: {
     status: { type: "string" },

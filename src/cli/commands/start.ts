@@ -39,7 +39,7 @@ export const startCommand: Command = {
     services.push(worker); // stopped first (reverse order): its running tasks finish while the web is still up
     // Listen before the banner: whoever sends a signal on seeing it gets a graceful stop.
     const stopped = untilSignal(out, services, { graceMs: tl.settings.shutdownGraceMs });
-    const where = tl.database.file ?? tl.database.identity;
+    const where = tl.ledger.location;
     if (out.json) {
       out.data({
         database: where,

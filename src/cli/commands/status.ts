@@ -13,7 +13,7 @@ export const statusCommand: Command = {
     const report = await tl.status();
     if (out.json) {
       out.data({
-        database: tl.database.file ?? tl.database.identity,
+        database: tl.ledger.location,
         counts: report.counts,
         workers: report.workers.map((w) => ({
           ...w,
@@ -30,7 +30,7 @@ export const statusCommand: Command = {
       });
       return;
     }
-    out.line(`${color.bold("ledger")} ${tl.database.file ?? tl.database.identity}`);
+    out.line(`${color.bold("ledger")} ${tl.ledger.location}`);
     out.line("");
     if (report.counts.length === 0) out.line("No tasks yet.");
     else

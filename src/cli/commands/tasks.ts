@@ -1,6 +1,6 @@
 import { invalid } from "../../core/errors.js";
 import { TASK_STATUSES, type Task } from "../../core/types.js";
-import { taskToJson } from "../../ledger/rows.js";
+import { taskToJson } from "../../http/presenters.js";
 import { type Command, type CommandContext, UsageError } from "../command.js";
 import { followTask } from "../follow.js";
 import { color, formatTime, progressBar, statusLabel, TASK_HEADERS, table, taskLine } from "../output.js";

@@ -84,8 +84,7 @@ export const webCommand: Command = {
       throw invalid("web", `${loaded.path} has no web key: add web: { handler: (tl) => … } to serve pages`);
     // Listen before the banner: whoever sends a signal on seeing it gets a graceful stop.
     const stopped = untilSignal(out, [web]);
-    if (out.json)
-      out.data({ url: web.url, database: tl.database.file ?? tl.database.identity, config: loaded.path });
+    if (out.json) out.data({ url: web.url, database: tl.ledger.location, config: loaded.path });
     else
       out.line(
         `${color.bold("taskledger web")} listening on ${color.green(web.url)} · config ${loaded.path}`,

@@ -63,7 +63,7 @@ export const workerCommand: Command = {
       out.line(
         [
           `${color.bold("taskledger worker")} ${worker.id} — queues ${worker.queues.join(", ")}, concurrency ${worker.concurrency}`,
-          `ledger ${tl.database.file ?? tl.database.identity} · config ${loaded.path}`,
+          `ledger ${tl.ledger.location} · config ${loaded.path}`,
         ].join("\n"),
       );
     }

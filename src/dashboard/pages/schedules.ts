@@ -29,9 +29,26 @@ function timeOf(s: Schedule, field: "nextRunAt" | "lastRunAt" | "pausedAt"): Saf
   return time(s[field], { relative: true });
 }
 
+/** What each status shown means: the stored words alone (`death` above all) do not say whether it runs. */
+const STATUS_MEANINGS = {
+  running: "active",
+  failed: "its last run failed; still scheduled",
+  death: "no longer declared in code; will not run",
+  paused: "will not run until resumed",
+} as const;
+
+function statusOf(s: Schedule): keyof typeof STATUS_MEANINGS {
+  return s.pausedAt ? "paused" : s.status;
+}
+
 function scheduleStatus(s: Schedule): SafeHtml {
-  const status = s.pausedAt ? "paused" : s.status;
-  return html`<span class="badge schedule-${status}">${status}</span>`;
+  const status = statusOf(s);
+  return html`<span class="badge schedule-${status}" title="${STATUS_MEANINGS[status]}">${status}</span>`;
+}
+
+/** The badge with its meaning in words under it. */
+function scheduleStatusExplained(s: Schedule): SafeHtml {
+  return html`${scheduleStatus(s)}<div class="muted small">${STATUS_MEANINGS[statusOf(s)]}</div>`;
 }
 
 /**
@@ -96,7 +113,7 @@ export async function renderSchedules(tl: Taskledger, ctx: PageContext): Promise
             (s) => html`<tr data-schedule-id="${s.id}">
               <td><a class="task-title" href="${ctx.base}/admin/schedules/${s.id}">${s.key}</a><div class="muted small">${s.name} · ${s.description}</div></td>
               <td>${describeSpec(s)}</td>
-              <td>${scheduleStatus(s)}</td>
+              <td>${scheduleStatusExplained(s)}</td>
               <td>${s.pausedAt ? html`<span class="muted">paused</span>` : timeOf(s, "nextRunAt")}</td>
               <td>${timeOf(s, "lastRunAt")}</td>
               <td class="num">${s.runCount}</td>
@@ -122,6 +139,7 @@ export async function renderSchedule(
       <div class="task-head"><span class="task-title">${s.key}</span>${scheduleStatus(s)}</div>
       <p class="task-desc">${s.description}</p>
       <dl class="facts">
+        <dt>Status</dt><dd>${statusOf(s)} — ${STATUS_MEANINGS[statusOf(s)]}</dd>
         <dt>Task</dt><dd>${s.name}</dd>
         <dt>When</dt><dd>${describeSpec(s)}</dd>
         <dt>Owner</dt><dd>${s.owner ?? "system"}</dd>

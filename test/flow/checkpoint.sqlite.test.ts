@@ -2,6 +2,7 @@ import { copyFileSync } from "node:fs";
 import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { defineTask } from "../../src/index.js";
+import { runtimeOf } from "../../src/internals.js";
 import { waitFor } from "../helpers/index.js";
 import { openLedger } from "./fixture.js";
 
@@ -24,7 +25,7 @@ describe("WAL checkpoints", () => {
     const { tl, file } = openLedger({ tasks: [job] });
     for (let i = 0; i < 300; i++) await tl.tasks.enqueue(job, null, { description: `warm ${i}` });
     // The writer's own threshold is now the backstop, far above what the next commits append.
-    expect(tl.database.sqlite!.pragma("wal_autocheckpoint", { simple: true })).toBe(8_192);
+    expect(runtimeOf(tl).database.sqlite!.pragma("wal_autocheckpoint", { simple: true })).toBe(8_192);
     await waitFor(() => tasksInMainFile(file) === 300, {
       timeoutMs: 5_000,
       message: "the first 300 copied back",

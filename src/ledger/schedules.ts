@@ -1,94 +1,19 @@
 import { sql } from "kysely";
-import { decodeJson } from "../core/json.js";
-import type { Db } from "../ledger/ledger.js";
-import type { ScheduledTaskRow } from "../ledger/schema.js";
-import { readSpec } from "./entry.js";
-import type { Schedule, SchedulerStatus, ScheduleStatus } from "./types.js";
+import type { ScheduleStatus } from "../core/types.js";
+import type { Db } from "./ledger.js";
+import type { ScheduledTaskRow } from "./schema.js";
 
 /**
- * The scheduler's reads and writes: `scheduled_tasks` and the `leases` row of the active
- * scheduler. Each takes the database or an open transaction; the caller decides the unit of work.
+ * Statements on `scheduled_tasks` (and a schedule's runs). Each takes the database or an open
+ * transaction; the caller decides the unit of work.
  */
 
 const num = (value: number | string): number => (typeof value === "number" ? value : Number(value));
-const date = (value: number | string | null): Date | null => (value === null ? null : new Date(num(value)));
-
-/**
- * Reads a row that may hold what this version cannot read (a row written by hand, or by a damaged
- * ledger): such a field comes out null and its name goes to `unreadable`, so one bad row never
- * fails a list.
- */
-class RowReader {
-  readonly unreadable: string[] = [];
-
-  time(value: number | string | null, field: string): Date | null {
-    const time = date(value);
-    if (time === null || !Number.isNaN(time.getTime())) return time;
-    this.unreadable.push(field);
-    return null;
-  }
-
-  json(text: string, field: string): unknown {
-    try {
-      return decodeJson(text);
-    } catch {
-      this.unreadable.push(field);
-      return null;
-    }
-  }
-}
 
 /** Statuses that fire. */
 export const FIRING: readonly ScheduleStatus[] = ["running", "failed"];
 
 export type NewSchedule = Omit<ScheduledTaskRow, "id" | "created_at" | "updated_at">;
-
-export function toSchedule(row: ScheduledTaskRow): Schedule {
-  const read = new RowReader();
-  const spec = readSpec(row.spec);
-  if (spec === undefined) read.unreadable.push("spec");
-  return {
-    id: num(row.id),
-    key: row.key,
-    name: row.name,
-    description: row.description,
-    owner: row.owner,
-    type: row.type as Schedule["type"],
-    payload: read.json(row.payload, "payload"),
-    every: spec?.every ?? null,
-    startAt: read.time(spec?.startAt ?? null, "startAt"),
-    cron: spec?.cron ?? null,
-    tz: spec?.tz ?? null,
-    repeat: spec?.repeat ?? null,
-    overlap: spec?.overlap ?? null,
-    queue: spec?.run.queue ?? null,
-    timeoutMs: spec?.run.timeoutMs ?? null,
-    maxAttempts: spec?.run.maxAttempts ?? null,
-    status: row.status as ScheduleStatus,
-    declared: num(row.declared) === 1,
-    pausedAt: read.time(row.paused_at, "pausedAt"),
-    nextRunAt: read.time(row.next_run_at, "nextRunAt"),
-    lastRunAt: read.time(row.last_run_at, "lastRunAt"),
-    runCount: num(row.run_count),
-    createdAt: read.time(row.created_at, "createdAt"),
-    updatedAt: read.time(row.updated_at, "updatedAt"),
-    unreadable: read.unreadable,
-  };
-}
-
-/** A schedule as JSON for the API and `--json`: ISO times. */
-export function scheduleToJson(schedule: Schedule): Record<string, unknown> {
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
-  return {
-    ...schedule,
-    startAt: iso(schedule.startAt),
-    pausedAt: iso(schedule.pausedAt),
-    nextRunAt: iso(schedule.nextRunAt),
-    lastRunAt: iso(schedule.lastRunAt),
-    createdAt: iso(schedule.createdAt),
-    updatedAt: iso(schedule.updatedAt),
-  };
-}
 
 export async function getSchedule(db: Db, ref: string | number): Promise<ScheduledTaskRow | undefined> {
   const query = db.selectFrom("scheduled_tasks").selectAll();
@@ -250,6 +175,11 @@ export async function unfinishedRuns(db: Db, scheduleId: number): Promise<{ id: 
   return rows.map((r) => ({ id: num(r.id), status: r.status }));
 }
 
+/** Delete a schedule; its runs go with it (ON DELETE CASCADE). */
+export async function deleteSchedule(db: Db, id: number): Promise<void> {
+  await db.deleteFrom("scheduled_tasks").where("id", "=", id).execute();
+}
+
 export async function countRuns(db: Db, scheduleId: number): Promise<number> {
   const row = await db
     .selectFrom("tasks")
@@ -257,63 +187,4 @@ export async function countRuns(db: Db, scheduleId: number): Promise<number> {
     .where("schedule_id", "=", scheduleId)
     .executeTakeFirst();
   return num(row?.n ?? 0);
-}
-
-export const SCHEDULER_LEASE = "scheduler";
-
-/**
- * Take or renew a named lease for `ttl` ms: it goes to `holder` when it holds it already or the
- * current holder's lease has run out. True when `holder` holds it now. One statement, so two
- * processes can never both succeed.
- */
-export async function holdLease(
-  db: Db,
-  name: string,
-  holder: string,
-  now: number,
-  ttl: number,
-): Promise<boolean> {
-  const row = await db
-    .insertInto("leases")
-    .values({ name, holder, acquired_at: now, renewed_at: now, expires_at: now + ttl })
-    .onConflict((oc) =>
-      oc
-        .column("name")
-        .doUpdateSet((eb) => ({
-          holder,
-          acquired_at: eb
-            .case()
-            .when("leases.holder", "=", holder)
-            .then(eb.ref("leases.acquired_at"))
-            .else(now)
-            .end(),
-          renewed_at: now,
-          expires_at: now + ttl,
-        }))
-        .where((eb) => eb.or([eb("leases.holder", "=", holder), eb("leases.expires_at", "<=", now)])),
-    )
-    .returning("holder")
-    .executeTakeFirst();
-  return row?.holder === holder;
-}
-
-/** Give a lease up (clean shutdown), so another process takes over at once. */
-export async function releaseLease(db: Db, name: string, holder: string): Promise<void> {
-  await db.deleteFrom("leases").where("name", "=", name).where("holder", "=", holder).execute();
-}
-
-export async function readSchedulerStatus(db: Db, now: number): Promise<SchedulerStatus> {
-  const row = await db
-    .selectFrom("leases")
-    .selectAll()
-    .where("name", "=", SCHEDULER_LEASE)
-    .executeTakeFirst();
-  if (!row) return { running: false, holder: null, since: null, lastSeenAt: null, expiresAt: null };
-  return {
-    running: num(row.expires_at) > now,
-    holder: row.holder,
-    since: date(row.acquired_at),
-    lastSeenAt: date(row.renewed_at),
-    expiresAt: date(row.expires_at),
-  };
 }

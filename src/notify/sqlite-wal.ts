@@ -3,7 +3,7 @@ import { type FSWatcher, watch } from "node:fs";
 import { basename, dirname } from "node:path";
 
 /**
- * Wake-ups for workers on one database. In this process an event is enough. Other processes
+ * Change signals for one SQLite database. In this process an event is enough. Other processes
  * write to the same SQLite file, and every commit in WAL mode changes `<file>-wal`: watching it
  * (inotify on Linux) wakes idle workers within a millisecond or two, with no polling loop.
  * Wake-ups are hints — a worker that wakes checks the table — so spurious ones are harmless.

@@ -1,0 +1,74 @@
+import type { NotificationRow } from "../ledger/schema.js";
+import type { Delivery, Engine, Tx } from "./contract.js";
+
+/**
+ * What a ledger transaction owes the rest of the world once it commits — the one dispatcher
+ * every engine call goes through, so that what happens after a commit is written once:
+ * deliveries and withdrawals for an engine outside the ledger's database, cancel signals,
+ * the notifications it wrote (to this process's listeners), and "the ledger changed".
+ * An engine in the ledger's database (or whose queue is the ledger) acts inside the transaction.
+ */
+export class Commit {
+  readonly notifications: NotificationRow[] = [];
+  #deliveries: Delivery[] = [];
+  #withdrawn: number[] = [];
+  #cancels: number[] = [];
+  #changed = false;
+
+  constructor(
+    readonly engine: Engine,
+    readonly tx: Tx,
+  ) {}
+
+  /** These attempts may start at their `runAt`. */
+  async deliver(deliveries: readonly Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    this.#changed = true;
+    if (this.engine.delivery === "after-commit") this.#deliveries.push(...deliveries);
+    else await this.engine.deliver(deliveries, this.tx);
+  }
+
+  /** These tasks will never start: take their deliveries back. */
+  async withdraw(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    this.#changed = true;
+    if (this.engine.delivery === "after-commit") this.#withdrawn.push(...ids);
+    else await this.engine.withdraw(ids, this.tx);
+  }
+
+  /** A cancel was requested for these running tasks: tell whoever holds them, after the commit. */
+  cancel(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    this.#changed = true;
+    this.#cancels.push(...ids);
+  }
+
+  publish(rows: readonly NotificationRow[]): void {
+    if (rows.length > 0) this.notifications.push(...rows);
+  }
+
+  /** The transaction changed something others wait for (a status, a schedule). */
+  changed(): void {
+    this.#changed = true;
+  }
+
+  /**
+   * After the commit. A delivery that fails here is not lost: the task waits in the ledger, and
+   * the relay delivers it again.
+   */
+  async committed(hooks: {
+    publish(rows: readonly NotificationRow[]): void;
+    changed(): void;
+    onDeliveryError(error: unknown): void;
+  }): Promise<void> {
+    hooks.publish(this.notifications);
+    if (this.#withdrawn.length > 0)
+      await this.engine.withdraw(this.#withdrawn, undefined).catch(hooks.onDeliveryError);
+    if (this.#deliveries.length > 0)
+      await this.engine.deliver(this.#deliveries, undefined).catch(hooks.onDeliveryError);
+    if (this.#cancels.length > 0) this.engine.signalCancel(this.#cancels);
+    // Published notifications reach this process's listeners by `publish`; other processes see
+    // the commit itself. `changed` is for what waiting parties must act on (new work, a cancel).
+    if (this.#changed) hooks.changed();
+  }
+}

@@ -1,0 +1,66 @@
+import type { SchedulerStatus } from "../core/types.js";
+import type { Db } from "./ledger.js";
+
+/** Named leases (`leases`): which process is the active one of a kind (the scheduler). */
+
+const num = (value: number | string): number => (typeof value === "number" ? value : Number(value));
+const date = (value: number | string | null): Date | null => (value === null ? null : new Date(num(value)));
+
+export const SCHEDULER_LEASE = "scheduler";
+
+/**
+ * Take or renew a named lease for `ttl` ms: it goes to `holder` when it holds it already or the
+ * current holder's lease has run out. True when `holder` holds it now. One statement, so two
+ * processes can never both succeed.
+ */
+export async function holdLease(
+  db: Db,
+  name: string,
+  holder: string,
+  now: number,
+  ttl: number,
+): Promise<boolean> {
+  const row = await db
+    .insertInto("leases")
+    .values({ name, holder, acquired_at: now, renewed_at: now, expires_at: now + ttl })
+    .onConflict((oc) =>
+      oc
+        .column("name")
+        .doUpdateSet((eb) => ({
+          holder,
+          acquired_at: eb
+            .case()
+            .when("leases.holder", "=", holder)
+            .then(eb.ref("leases.acquired_at"))
+            .else(now)
+            .end(),
+          renewed_at: now,
+          expires_at: now + ttl,
+        }))
+        .where((eb) => eb.or([eb("leases.holder", "=", holder), eb("leases.expires_at", "<=", now)])),
+    )
+    .returning("holder")
+    .executeTakeFirst();
+  return row?.holder === holder;
+}
+
+/** Give a lease up (clean shutdown), so another process takes over at once. */
+export async function releaseLease(db: Db, name: string, holder: string): Promise<void> {
+  await db.deleteFrom("leases").where("name", "=", name).where("holder", "=", holder).execute();
+}
+
+export async function readSchedulerStatus(db: Db, now: number): Promise<SchedulerStatus> {
+  const row = await db
+    .selectFrom("leases")
+    .selectAll()
+    .where("name", "=", SCHEDULER_LEASE)
+    .executeTakeFirst();
+  if (!row) return { running: false, holder: null, since: null, lastSeenAt: null, expiresAt: null };
+  return {
+    running: num(row.expires_at) > now,
+    holder: row.holder,
+    since: date(row.acquired_at),
+    lastSeenAt: date(row.renewed_at),
+    expiresAt: date(row.expires_at),
+  };
+}

@@ -1,0 +1,204 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { Delivery, Engine } from "../../src/engine/contract.js";
+import { createMemoryEngine } from "../../src/engines/memory/engine.js";
+import { createTaskledger, defineTask, type Taskledger, type TaskledgerOptions } from "../../src/index.js";
+import { runtimeOf } from "../../src/internals.js";
+import * as ledger from "../../src/ledger/ledger.js";
+import { gate, ManualClock } from "../flow/fixture.js";
+import { tempDatabase, waitFor } from "../helpers/index.js";
+
+/**
+ * The engine contract's promises, for every engine (the ledger decides, the engine delivers).
+ * Each `describe` runs the same statements against one engine; an engine on a server joins the
+ * list with the services it needs.
+ */
+const ENGINES: { name: string; make: () => "embedded" | Engine }[] = [
+  { name: "embedded", make: () => "embedded" },
+  { name: "memory", make: () => createMemoryEngine() },
+];
+
+const opened: Taskledger[] = [];
+afterEach(async () => {
+  for (const tl of opened.splice(0)) await tl.close();
+});
+
+function open(
+  engine: "embedded" | Engine,
+  options: Partial<TaskledgerOptions> = {},
+  url = tempDatabase().url,
+) {
+  const tl = createTaskledger({ database: url, engine, tasks: [], ...options } as TaskledgerOptions);
+  opened.push(tl);
+  return tl;
+}
+
+const count = defineTask({ name: "count", run: (n: number) => n });
+
+/** Take what is due for `worker` and start it, in one round, as a worker does. */
+async function takeAndStart(tl: Taskledger, worker: string, now: number, queues = ["default"]) {
+  const rt = runtimeOf(tl);
+  return rt.transaction(async (tx) => {
+    const taken = await rt.engine.take({ worker, queues, limit: 10, now }, tx);
+    const started = await ledger.startAttempts(tx, taken, now, { worker, leaseUntil: now + 1_000 });
+    return { taken, started: started.value.map((row) => Number(row.id)) };
+  });
+}
+
+for (const { name, make } of ENGINES) {
+  describe(`the ${name} engine`, () => {
+    it("deliveries are idempotent by task and attempt: a repeated one starts nothing more", async () => {
+      const tl = open(make(), { tasks: [count] });
+      const task = await tl.tasks.enqueue(count, 1, { description: "once" });
+      const rt = runtimeOf(tl);
+      const again: Delivery = { id: task.id, attempt: 1, queue: "default", priority: 0, runAt: Date.now() };
+      await rt.transaction((tx) => rt.engine.deliver([again, again], tx));
+      const first = await takeAndStart(tl, "w1", Date.now());
+      const second = await takeAndStart(tl, "w1", Date.now());
+      expect(first.started).toEqual([task.id]);
+      expect(second.started).toEqual([]);
+      expect(await tl.tasks.get(task.id)).toMatchObject({ status: "running", attempts: 1 });
+    });
+
+    it("a task is never started by two holders at once, and a stale delivery starts nothing", async () => {
+      const tl = open(make(), { tasks: [count] });
+      const task = await tl.tasks.enqueue(count, 1, { description: "one holder" });
+      const now = Date.now();
+      const [a, b] = await Promise.all([takeAndStart(tl, "a", now), takeAndStart(tl, "b", now)]);
+      expect([...a.started, ...b.started]).toEqual([task.id]);
+      // A ghost of the first attempt, delivered late, is refused by the fenced start.
+      const rt = runtimeOf(tl);
+      await rt.transaction((tx) =>
+        rt.engine.deliver([{ id: task.id, attempt: 1, queue: "default", priority: 0, runAt: now }], tx),
+      );
+      expect((await takeAndStart(tl, "c", now)).started).toEqual([]);
+      expect(await tl.tasks.get(task.id)).toMatchObject({ status: "running", attempts: 1 });
+    });
+
+    it("a delivery does not start before its time", async () => {
+      const clock = new ManualClock();
+      const tl = open(make(), { tasks: [count], clock, reservationLeadSeconds: 0 });
+      const task = await tl.tasks.reserve(clock.now() + 60_000, count, 1, {
+        description: "later",
+        queue: "default",
+      });
+      const early = await runtimeOf(tl).transaction(async (tx) => {
+        await ledger.promoteDueReservations(tx, clock.now());
+        return null;
+      });
+      expect(early).toBeNull();
+      expect((await takeAndStart(tl, "w", clock.now())).started).toEqual([]);
+      expect(await runtimeOf(tl).engine.nextDue(["default"], clock.now())).toBe(task.reservedAt!.getTime());
+      clock.advance(60_000);
+      await runtimeOf(tl).transaction((tx) => ledger.promoteDueReservations(tx, clock.now()));
+      expect((await takeAndStart(tl, "w", clock.now())).started).toEqual([task.id]);
+    });
+
+    it("outcomes are fenced: a stale attempt's outcome writes nothing", async () => {
+      const tl = open(make(), { tasks: [count] });
+      const task = await tl.tasks.enqueue(count, 1, { description: "fenced" });
+      await takeAndStart(tl, "w", Date.now());
+      const rt = runtimeOf(tl);
+      const stale = await rt.transaction((tx) =>
+        ledger.settleOutcomes(tx, [{ kind: "success", id: task.id, attempts: 0, result: "1" }], Date.now()),
+      );
+      expect(stale.value).toEqual([]);
+      expect(await tl.tasks.get(task.id)).toMatchObject({ status: "running", attempts: 1 });
+    });
+
+    it("an extended lease prevents the rescue; a lapsed one triggers it, and the task is delivered again", async () => {
+      const clock = new ManualClock();
+      const tl = open(make(), { tasks: [count], clock, leaseMs: 1_000, heartbeatMs: 300 });
+      const task = await tl.tasks.enqueue(count, 1, { description: "leased" });
+      await takeAndStart(tl, "w", clock.now());
+      const rt = runtimeOf(tl);
+      clock.advance(800);
+      const kept = await ledger.extendLeases(rt.db, "w", [{ id: task.id, attempts: 1 }], clock.now() + 1_000);
+      expect(kept).toEqual([{ id: task.id, attempts: 1 }]);
+      clock.advance(800);
+      expect(await tl.sweep()).toMatchObject({ requeued: 0 });
+      clock.advance(1_000);
+      expect(await tl.sweep()).toMatchObject({ requeued: 1 });
+      expect(await tl.tasks.get(task.id)).toMatchObject({ status: "queued", attempts: 1 });
+      expect((await takeAndStart(tl, "v", clock.now())).started).toEqual([task.id]);
+      expect(await tl.tasks.get(task.id)).toMatchObject({ status: "running", attempts: 2 });
+    });
+
+    it("a cancel reaches the attempt's holder, whose signal fires", async () => {
+      const entered = gate();
+      let reason: unknown;
+      const waits = defineTask({
+        name: "waits",
+        async run(_: null, ctx) {
+          entered.open();
+          await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+          reason = ctx.signal.reason;
+          throw ctx.signal.reason;
+        },
+      });
+      const tl = open(make(), { tasks: [waits] });
+      await tl.createWorker().start();
+      const task = await tl.tasks.enqueue(waits, null, { description: "canceled while running" });
+      await entered.promise;
+      expect(await tl.tasks.cancel(task.id)).toMatchObject({ ok: true });
+      await waitFor(async () => (await tl.tasks.get(task.id))?.status === "canceled", {
+        message: "the cancel",
+      });
+      expect(String((reason as Error).message)).toBe("canceled");
+    });
+
+    it("a withdrawn delivery never starts", async () => {
+      const tl = open(make(), { tasks: [count] });
+      const task = await tl.tasks.enqueue(count, 1, { description: "withdrawn" });
+      expect(await tl.tasks.cancel(task.id)).toMatchObject({ ok: true });
+      expect((await takeAndStart(tl, "w", Date.now())).started).toEqual([]);
+      expect(await tl.tasks.get(task.id)).toMatchObject({ status: "canceled", attempts: 0 });
+    });
+
+    it("a crash between a ledger write and its delivery recovers: the task is delivered again and runs once", async () => {
+      const { url } = tempDatabase();
+      const runs: number[] = [];
+      const counted = defineTask({ name: "counted", run: (n: number) => void runs.push(n) });
+      // The first process records the task, then "crashes" before its delivery leaves it.
+      const engine = make();
+      const crashing =
+        engine === "embedded"
+          ? engine
+          : ({
+              ...engine,
+              deliver: async () => Promise.reject(new Error("crashed before delivering")),
+            } as Engine);
+      const first = open(crashing, { tasks: [counted] }, url);
+      const quiet = console.error;
+      console.error = () => {};
+      const task = await first.tasks.enqueue(counted, 7, { description: "recorded, not delivered" });
+      console.error = quiet;
+      await first.close();
+      // A new process: its engine holds nothing; the ledger has the task waiting.
+      const second = open(make(), { tasks: [counted] }, url);
+      await second.createWorker().start();
+      await waitFor(async () => (await second.tasks.get(task.id))?.status === "finished", {
+        message: "the recovered task",
+      });
+      expect(runs).toEqual([7]);
+    });
+
+    it("retries and releases are delivered as the next attempt, at the ledger's run_at", async () => {
+      let tries = 0;
+      const flaky = defineTask({
+        name: "flaky",
+        retry: { max: 2, delay: 10 },
+        run: () => {
+          if (++tries < 3) throw new Error(`try ${tries}`);
+          return "third time";
+        },
+      });
+      const tl = open(make(), { tasks: [flaky] });
+      await tl.createWorker().start();
+      const task = await tl.tasks.enqueue(flaky, null, { description: "fails twice" });
+      await waitFor(async () => (await tl.tasks.get(task.id))?.status === "finished", {
+        message: "the retries",
+      });
+      expect(await tl.tasks.get(task.id)).toMatchObject({ failed: false, attempts: 3, result: "third time" });
+    });
+  });
+}
