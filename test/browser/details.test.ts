@@ -257,7 +257,8 @@ describe("forms and their messages", () => {
     const soon = await localTime(page, 1);
     await page.fill(sendAt, soon);
     expect(await submitMail(page)).toBe("A reservation must be at least 5 seconds from now.");
-    expect(await page.inputValue(sendAt)).toBe(soon);
+    // The picker writes whole minutes without ":00".
+    expect((await page.inputValue(sendAt)).replace(/:00$/, "")).toBe(soon.replace(/:00$/, ""));
     expect(await page.inputValue('#send-mail input[name="recipient"]')).toBe("carol@example.com");
     await shot(page, "send-mail-kept", false);
 
