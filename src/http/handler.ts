@@ -330,7 +330,6 @@ export function taskId(params: Params): number {
   return id;
 }
 
-/** The library names the reservation time `at`; the API's body calls it `runAt`. */
 /**
  * A task as the API shows it to `principal`: admins read its whole log; its owner reads each
  * entry's message without the stacks and causes under it (they can hold the server's internals).
@@ -340,6 +339,7 @@ export function taskJson(task: Task, principal: Principal): Record<string, unkno
   return principal.admin ? json : { ...json, log: publicLog(task.log) };
 }
 
+/** The library names the reservation time `at`; the API's body calls it `runAt`. */
 function renameField(error: unknown, from: string, to: string): unknown {
   if (!(error instanceof TaskledgerError) || error.field !== from) return error;
   return new TaskledgerError(error.code, to + error.message.slice(from.length), { field: to });
