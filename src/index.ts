@@ -11,6 +11,7 @@ export type {
 export type { RetryOption, RetryPolicy } from "./core/backoff.js";
 export type { Clock } from "./core/clock.js";
 export { type ErrorCode, isTaskledgerError, TaskledgerError } from "./core/errors.js";
+export type { PendingRetry } from "./core/task-log.js";
 export {
   type CancelResult,
   DISPLAY_STATUSES,

@@ -1,4 +1,5 @@
 import { invalid, TaskledgerError } from "../core/errors.js";
+import { type PendingRetry, pendingRetryOf } from "../core/task-log.js";
 import type { CancelResult, DisplayStatus, Notification, Task } from "../core/types.js";
 import type { NewTask } from "../ledger/ledger.js";
 import * as ledger from "../ledger/ledger.js";
@@ -280,10 +281,24 @@ export class TaskService {
     return (await queries.inProgressTasks(this.#rt.db, owner, clampLimit(limit, 100))).map(toTask);
   }
 
-  /** The last `n` finished tasks (default 5, as the seeds). */
-  async recent(owner?: string | null, n = 5): Promise<Task[]> {
+  /**
+   * The last `n` finished tasks (default 5, as the seeds), the most recently ended first.
+   * `{ canceled: true }` lists canceled ones among them (the task center's "Last finished").
+   */
+  async recent(owner?: string | null, n = 5, options: { canceled?: boolean } = {}): Promise<Task[]> {
     await this.#rt.ready();
-    return (await queries.recentFinishedTasks(this.#rt.db, owner, clampLimit(n, 5))).map(toTask);
+    return (await queries.recentFinishedTasks(this.#rt.db, owner, clampLimit(n, 5), options)).map(toTask);
+  }
+
+  /**
+   * The retry a queued task waits for after a failed attempt — which attempt failed, why (one
+   * line, no stack) and when the next one starts — or null when it is not waiting for one.
+   */
+  async pendingRetry(task: Task): Promise<PendingRetry | null> {
+    if (task.status !== "queued" || task.attempts === 0) return null;
+    await this.#rt.ready();
+    const note = await queries.latestTaskNotification(this.#rt.db, task.owner, task.id, "task_retry");
+    return pendingRetryOf(task, note && toNotification(note));
   }
 
   /** Reserved tasks, soonest first. */

@@ -31,12 +31,29 @@ export function isTaskledgerError(error: unknown): error is TaskledgerError {
   return error instanceof TaskledgerError;
 }
 
-/** Message and stack of anything thrown, for the `log` column. */
+/**
+ * Message and stack of anything thrown, for the `log` column. Its causes (`error.cause`) follow,
+ * indented under it as `Caused by: …`: like the stack, they are detail for admins (see task-log.ts).
+ */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
+  return describeThrown(error, "Non-error thrown: ", 0);
+}
+
+/** Causes are followed this deep (a chain can loop). */
+const MAX_CAUSES = 5;
+
+function describeThrown(error: unknown, nonErrorPrefix: string, depth: number): string {
+  if (!(error instanceof Error)) return `${nonErrorPrefix}${describeValue(error)}`;
+  const text = error.stack ?? `${error.name}: ${error.message}`;
+  if (error.cause === undefined || depth >= MAX_CAUSES) return text;
+  const cause = `Caused by: ${describeThrown(error.cause, "", depth + 1)}`;
+  return `${text}\n${cause.replace(/^/gm, "  ")}`;
+}
+
+function describeValue(value: unknown): string {
   try {
-    return `Non-error thrown: ${JSON.stringify(error)}`;
+    return JSON.stringify(value) ?? String(value);
   } catch {
-    return `Non-error thrown: ${String(error)}`;
+    return String(value);
   }
 }

@@ -24,7 +24,7 @@ import { clearFlashCookie, type FlashMessage, flashCookie, readFlash } from "./f
 import { html, type SafeHtml } from "./html.js";
 import { type Chrome, layout, type NavLink } from "./layout.js";
 import { readFilters, renderAdmin } from "./pages/admin.js";
-import { renderSchedule, renderSchedules } from "./pages/schedules.js";
+import { renderRemoveSchedule, renderSchedule, renderSchedules } from "./pages/schedules.js";
 import { renderTaskCenter } from "./pages/task-center.js";
 import { renderTaskDetail } from "./pages/task-detail.js";
 
@@ -104,6 +104,7 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
       { href: `${base}/admin/schedules`, label: "Schedules", admin: true },
     ]),
     logoutPath: options.logoutPath,
+    loginPath: options.loginPath,
     assets: `${base}/assets`,
   };
 
@@ -114,6 +115,7 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
     .add("GET", "/admin", adminPage)
     .add("GET", "/admin/schedules", schedulesPage)
     .add("GET", "/admin/schedules/:id", schedulePage)
+    .add("GET", "/admin/schedules/:id/remove", confirmRemoveSchedule)
     .add("POST", "/admin/schedules/:id/:action", changeSchedule);
 
   async function principalOf(request: Request): Promise<Principal | null> {
@@ -186,7 +188,7 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
     const lastEventId = await tl.notifications.lastId();
     const task = await tl.tasks.get(id, { owner: principal.admin ? undefined : principal.user });
     if (!task) throw notFound(`There is no task #${id} for you to see.`);
-    const body = renderTaskDetail(context(request, principal), task);
+    const body = renderTaskDetail(context(request, principal), task, await tl.tasks.pendingRetry(task));
     return page(request, principal, { title: `Task #${task.id}`, body, lastEventId });
   }
 
@@ -205,10 +207,10 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
           kind: "success",
           text:
             outcome.task.status === "running"
-              ? `Task #${id} ${outcome.task.name}: cancel requested, it is stopping.`
-              : `Task #${id} ${outcome.task.name} was canceled.`,
+              ? `Task #${id} (${outcome.task.name}) is stopping: its cancel was requested.`
+              : `Task #${id} (${outcome.task.name}) is canceled.`,
         }
-      : { kind: "danger", text: `Task #${id} could not be canceled: ${outcome.reason}.` };
+      : { kind: "danger", text: sentence(outcome.reason.replace(/^task (\d+)/, "Task #$1")) };
     if (wantsJson(request)) return json(outcome.ok ? 200 : 409, { ok: outcome.ok, message });
     return redirect(safeReturn(form.get("return_to"), `${base}/`), message);
   }
@@ -239,6 +241,13 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
     return page(request, principal, { title: `Schedule ${schedule.key}`, body, lastEventId });
   }
 
+  async function confirmRemoveSchedule(request: Request, _url: URL, params: Params, principal: Principal) {
+    assertAdmin(principal);
+    const schedule = await scheduleOf(params);
+    const body = renderRemoveSchedule(context(request, principal), schedule);
+    return page(request, principal, { title: `Remove schedule ${schedule.key}?`, body });
+  }
+
   async function changeSchedule(request: Request, _url: URL, params: Params, principal: Principal) {
     assertAdmin(principal);
     const form = await readForm(request, principal);
@@ -253,10 +262,13 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
         await tl.schedules.resume(schedule.id);
         text = `Schedule ${schedule.key} fires again from its next slot.`;
       } else if (params.action === "remove") {
+        // Removing deletes the schedule's run history too: only from its confirm page.
+        if (form.get("confirm") !== "remove")
+          return redirect(`${base}/admin/schedules/${schedule.id}/remove`);
         const { runs } = await tl.schedules.remove(schedule.id);
         return redirect(`${base}/admin/schedules`, {
           kind: "success",
-          text: `Schedule ${schedule.key} was removed, with its ${runs} runs.`,
+          text: `Schedule ${schedule.key} is removed, with ${runs === 0 ? "no runs" : runs === 1 ? "its run" : `its ${runs} runs`}.`,
         });
       } else {
         throw notFound("no such action");
@@ -286,7 +298,8 @@ export function createDashboardHandler(tl: Taskledger, options: DashboardOptions
       404: "Not found",
       409: "Conflict",
     };
-    const text = status >= 500 ? "Something went wrong. Try again in a moment." : body.error.message;
+    const text =
+      status >= 500 ? "Something went wrong. Try again in a moment." : sentence(body.error.message);
     return page(request, principal, {
       title: titles[status] ?? (status >= 500 ? "Server error" : "Bad request"),
       status,
@@ -352,6 +365,13 @@ function assertAdmin(principal: Principal): void {
 
 function wantsJson(request: Request): boolean {
   return (request.headers.get("accept") ?? "").includes("application/json");
+}
+
+/** A message as a sentence: a capital first, a full stop last ("task 3 is canceled" → "Task 3 is canceled."). */
+export function sentence(text: string): string {
+  const trimmed = text.trim();
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
 }
 
 /** Only a path on this site (not `//evil.test`), else the fallback. */

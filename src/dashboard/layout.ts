@@ -25,6 +25,8 @@ export interface Chrome {
   readonly nav: readonly NavLink[];
   /** A POST form to log out, when the host app has one. */
   readonly logoutPath: string | undefined;
+  /** Where to log in again when the session has ended, when the host app has a login page. */
+  readonly loginPath: string | undefined;
   /** Where the dashboard's CSS and script are served. */
   readonly assets: string;
 }
@@ -45,13 +47,16 @@ export function layout(ctx: PageContext, chrome: Chrome, options: LayoutOptions)
 <link rel="stylesheet" href="${chrome.assets}/dashboard.css">
 <script src="${chrome.assets}/dashboard.js" defer></script>
 </head>
-<body data-base="${ctx.base}"${live ? html` data-events="${ctx.apiBase}/api/events" data-after="${options.lastEventId}"` : ""}>
+<body data-base="${ctx.base}"${live ? html` data-events="${ctx.apiBase}/api/events" data-after="${options.lastEventId}"` : ""}${
+    chrome.loginPath ? html` data-login="${chrome.loginPath}"` : ""
+  }>
+<a class="skip-link" href="#main">Skip to content</a>
 <header class="topbar">
   <div class="topbar-inner">
     <a class="brand" href="${chrome.home}"><span class="brand-mark" aria-hidden="true"></span>${chrome.brand}</a>
     ${
       user
-        ? html`<nav class="nav">${links.map(
+        ? html`<nav class="nav" aria-label="Pages">${links.map(
             (link) =>
               html`<a href="${link.href}"${link.href === current ? html` aria-current="page"` : ""}>${link.label}</a>`,
           )}</nav>
@@ -68,9 +73,9 @@ export function layout(ctx: PageContext, chrome: Chrome, options: LayoutOptions)
     }
   </div>
 </header>
-<main class="container">
-  <div class="flashes" data-flashes>${(options.flash ?? []).map(
-    (m) => html`<div class="flash flash-${m.kind}" role="status">${m.text}</div>`,
+<main class="container" id="main" tabindex="-1">
+  <div class="flashes" data-flashes role="status" aria-live="polite">${(options.flash ?? []).map(
+    (m) => html`<div class="flash flash-${m.kind}">${m.text}</div>`,
   )}</div>
   <h1>${options.title}</h1>
   ${options.body}

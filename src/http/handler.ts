@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { invalid, TaskledgerError } from "../core/errors.js";
+import { publicLog } from "../core/task-log.js";
 import { DISPLAY_STATUSES, type Task } from "../core/types.js";
 import { SCHEDULE_STATUSES, type Schedule } from "../scheduler/types.js";
 import type { Taskledger } from "../taskledger.js";
@@ -110,7 +111,10 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
       limit,
     });
     const full = tasks.length === Math.min(limit, 200);
-    return json(200, { tasks: tasks.map(taskToJson), nextCursor: full ? tasks.at(-1)!.id : null });
+    return json(200, {
+      tasks: tasks.map((t) => taskJson(t, principal)),
+      nextCursor: full ? tasks.at(-1)!.id : null,
+    });
   }
 
   async function createTask({ request, principal }: RouteContext) {
@@ -135,21 +139,21 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
               throw renameField(error, "at", "runAt");
             });
     const headers = { location: `${basePath}/api/tasks/${recorded.id}` };
-    if (created) return json(201, taskToJson(recorded), headers);
+    if (created) return json(201, taskJson(recorded, principal), headers);
     // A repeated `Idempotency-Key`: the task its first request recorded, nothing new written.
-    return json(200, taskToJson(recorded), { ...headers, "idempotent-replayed": "true" });
+    return json(200, taskJson(recorded, principal), { ...headers, "idempotent-replayed": "true" });
   }
 
   async function showTask({ params, principal }: RouteContext) {
-    return json(200, taskToJson(await ownTask(params, principal)));
+    return json(200, taskJson(await ownTask(params, principal), principal));
   }
 
   async function cancelTask({ params, principal }: RouteContext) {
     const outcome = await tl.tasks.cancel(taskId(params), { owner: ownerScope(principal) });
-    if (outcome.ok) return json(200, taskToJson(outcome.task));
+    if (outcome.ok) return json(200, taskJson(outcome.task, principal));
     return json(409, {
       error: { code: "conflict", message: outcome.reason },
-      ...(outcome.task ? { task: taskToJson(outcome.task) } : {}),
+      ...(outcome.task ? { task: taskJson(outcome.task, principal) } : {}),
     });
   }
 
@@ -163,7 +167,7 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
     const withRuns = await Promise.all(
       schedules.map(async (schedule) => ({
         ...scheduleToJson(schedule),
-        runs: (await tl.schedules.runs(schedule.id, { limit: 5 })).map(taskToJson),
+        runs: (await tl.schedules.runs(schedule.id, { limit: 5 })).map((t) => taskJson(t, principal)),
       })),
     );
     return json(200, { schedules: withRuns, nextAfter: schedules.length > 0 ? schedules.at(-1)!.key : null });
@@ -175,7 +179,7 @@ export function createHttpHandler(tl: Taskledger, options: HttpHandlerOptions): 
       limit: queryInt(url, "limit") ?? 20,
       cursor: queryInt(url, "cursor"),
     });
-    return json(200, { ...scheduleToJson(schedule), runs: runs.map(taskToJson) });
+    return json(200, { ...scheduleToJson(schedule), runs: runs.map((t) => taskJson(t, principal)) });
   }
 
   async function changeSchedule(
@@ -324,6 +328,15 @@ export function taskId(params: Params): number {
   const id = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(id) || id < 1) throw notFound(`no task ${raw}`);
   return id;
+}
+
+/**
+ * A task as the API shows it to `principal`: admins read its whole log; its owner reads each
+ * entry's message without the stacks and causes under it (they can hold the server's internals).
+ */
+export function taskJson(task: Task, principal: Principal): Record<string, unknown> {
+  const json = taskToJson(task);
+  return principal.admin ? json : { ...json, log: publicLog(task.log) };
 }
 
 /** The library names the reservation time `at`; the API's body calls it `runAt`. */

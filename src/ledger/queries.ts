@@ -77,14 +77,28 @@ export async function inProgressTasks(db: Db, owner: OwnerFilter, limit: number)
     .execute()) as TaskRow[];
 }
 
-/** The seeds' "last finished" list, most recently finished first. */
-export async function recentFinishedTasks(db: Db, owner: OwnerFilter, limit: number): Promise<TaskRow[]> {
-  return (await byOwner(db.selectFrom("tasks").selectAll(), owner)
-    .where("status", "=", "finished")
-    .orderBy("finished_at", "desc")
-    .orderBy("id", "desc")
-    .limit(limit)
-    .execute()) as TaskRow[];
+/**
+ * The seeds' "last finished" list, most recently ended first (by `finished_at`, not by id: a
+ * task enqueued early may end last). `canceled` adds canceled tasks (the task center's list);
+ * each status is read on its own, so finished tasks come from their partial index.
+ */
+export async function recentFinishedTasks(
+  db: Db,
+  owner: OwnerFilter,
+  limit: number,
+  options: { readonly canceled?: boolean } = {},
+): Promise<TaskRow[]> {
+  const ended = async (status: "finished" | "canceled") =>
+    (await byOwner(db.selectFrom("tasks").selectAll(), owner)
+      .where("status", "=", status)
+      .orderBy("finished_at", "desc")
+      .orderBy("id", "desc")
+      .limit(limit)
+      .execute()) as TaskRow[];
+  if (!options.canceled) return ended("finished");
+  const rows = [...(await ended("finished")), ...(await ended("canceled"))];
+  const endedAt = (row: TaskRow) => Number(row.finished_at ?? 0);
+  return rows.sort((a, b) => endedAt(b) - endedAt(a) || Number(b.id) - Number(a.id)).slice(0, limit);
 }
 
 /** The seeds' reserved list, soonest first. */
@@ -120,6 +134,24 @@ export async function latestNotifications(
     .orderBy("id", "desc")
     .limit(limit)
     .execute()) as NotificationRow[];
+}
+
+/**
+ * The newest notification `name` of one task (its owner's feed, read from the newest end: the
+ * notifications a page asks this for — a retry being waited for — are recent).
+ */
+export async function latestTaskNotification(
+  db: Db,
+  owner: OwnerFilter,
+  taskId: number,
+  name: string,
+): Promise<NotificationRow | undefined> {
+  return (await byOwner(db.selectFrom("notifications").selectAll(), owner)
+    .where("task_id", "=", taskId)
+    .where("name", "=", name)
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst()) as NotificationRow | undefined;
 }
 
 export async function lastNotificationId(db: Db): Promise<number> {

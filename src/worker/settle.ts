@@ -1,6 +1,7 @@
 import { type RetryTiming, retryDelay } from "../core/backoff.js";
 import { describeError } from "../core/errors.js";
 import { encodeJson } from "../core/json.js";
+import { appendEntry, failureEntry } from "../core/task-log.js";
 import type { Task } from "../core/types.js";
 import type { Commit } from "../engine/commit.js";
 import type { Db, Outcome, SettledRow } from "../ledger/ledger.js";
@@ -32,6 +33,7 @@ export async function settle(commit: Commit, outcomes: readonly Outcome[], now: 
 /**
  * What one attempt's result means for the ledger: exactly one outcome per attempt, or none when
  * the attempt was lost (its lease was taken: the ledger has already decided what became of it).
+ * Its log is the task's log so far with this attempt's entry below: earlier failures are kept.
  */
 export function toOutcome(
   task: Task,
@@ -80,23 +82,30 @@ export function toOutcome(
       return {
         kind: "canceled",
         ...base,
-        log: result.ignored
-          ? `Canceled: the handler ignored its abort signal and was stopped at its ${task.timeoutMs} ms timeout`
-          : "Canceled while running",
+        log: appendEntry(
+          task.log,
+          result.ignored
+            ? `Canceled: the handler ignored its abort signal and was stopped at its ${task.timeoutMs} ms timeout`
+            : "Canceled while running",
+        ),
       };
     case "interrupted":
       return {
         kind: "released",
         ...base,
-        log: `Interrupted by worker shutdown during attempt ${task.attempts}; requeued without spending the attempt`,
+        log: appendEntry(
+          task.log,
+          `Interrupted by worker shutdown during attempt ${task.attempts}; requeued without spending the attempt`,
+        ),
       };
     case "lost":
       return null;
   }
 }
 
-function failure(task: Task, retry: RetryTiming, log: string, now: number): Outcome {
+function failure(task: Task, retry: RetryTiming, text: string, now: number): Outcome {
   const retriesUsed = task.attempts - 1;
   const retryAt = task.attempts < task.maxAttempts ? now + retryDelay(retry, retriesUsed + 1) : null;
+  const log = appendEntry(task.log, failureEntry(task, text));
   return { kind: "failure", id: task.id, attempts: task.attempts, log, retryAt };
 }

@@ -169,7 +169,7 @@ describe("the mailer demo in Chromium", () => {
     const page = await login("alice");
     await sendMail(page, "bob@example.com");
     const { text, id } = await flash(page, "success");
-    expect(text).toContain("Sending the [welcome] mail to [bob@example.com]");
+    expect(text).toContain("Sending the welcome mail to bob@example.com");
     await page.evaluate(() => Object.assign(window, { __sameDocument: true }));
 
     const seen = new Set<number>();
@@ -229,7 +229,7 @@ describe("the mailer demo in Chromium", () => {
     const page = await login("carol");
     await sendMail(page, "canceled@example.com", LEAD_SECONDS + 4);
     const canceled = await flash(page, "success");
-    expect(canceled.text).toContain("Reserved the [welcome] mail to [canceled@example.com]");
+    expect(canceled.text).toContain("The welcome mail to canceled@example.com is reserved for");
     await sendMail(page, "control@example.com", LEAD_SECONDS + 6);
     const control = await flash(page, "success");
     const order = await page
@@ -239,7 +239,7 @@ describe("the mailer demo in Chromium", () => {
     await shot(page, "reserved");
 
     await page.click(`${item("reserved", canceled.id)} button`);
-    await page.waitForSelector(`text=Task #${canceled.id} send_async_mail was canceled.`);
+    await page.waitForSelector(`text=Task #${canceled.id} (send_async_mail) is canceled.`);
     await page.waitForSelector(`${item("finished", canceled.id)} .status-canceled`);
     expect(await page.locator(item("reserved", canceled.id)).count()).toBe(0);
 
@@ -261,7 +261,9 @@ describe("the mailer demo in Chromium", () => {
     );
     await shot(page, "reserve-too-soon");
     await sendMail(page, "noformat@example.com", "");
-    expect((await flash(page, "danger")).text).toBe("The time format is not valid (YYYY-MM-DD HH:MM:SS).");
+    expect((await flash(page, "danger")).text).toBe(
+      "Pick a date and time to send at, or untick “Reserve for later”.",
+    );
     expect((await tl.tasks.list({ owner: "carol", limit: 200 })).length).toBe(before);
   });
 
@@ -283,7 +285,7 @@ describe("the mailer demo in Chromium", () => {
     );
     expect(await page.textContent(`${item("in-progress", id)} [data-field="status"]`)).toBe("running");
     await page.click(`${item("in-progress", id)} button`);
-    await page.waitForSelector(`text=cancel requested`);
+    await page.waitForSelector(`text=is stopping: its cancel was requested`);
     await page.waitForSelector(`${item("finished", id)} .status-canceled`, { timeout: 20_000 });
     expect(await page.textContent(`${item("finished", id)} [data-field="status"]`)).toBe("canceled");
     const task = await tl.tasks.get(id);

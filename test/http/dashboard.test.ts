@@ -120,10 +120,10 @@ describe("dashboard pages", () => {
     expect((await tl.tasks.get(task.id))?.status).toBe("canceled");
     const cookie = done.headers.get("set-cookie")!.split(";")[0]!;
     const next = await get("/", "alice", { cookie });
-    expect(await next.text()).toContain(`Task #${task.id} echo was canceled.`);
+    expect(await next.text()).toContain(`Task #${task.id} (echo) is canceled.`);
     expect(next.headers.get("set-cookie")).toMatch(/^tl_flash=; .*Max-Age=0/);
     const tampered = await get("/", "alice", { cookie: `${cookie.slice(0, -3)}abc` });
-    expect(await tampered.text()).not.toContain("was canceled");
+    expect(await tampered.text()).not.toContain("is canceled");
 
     const again = await postForm(path, "alice", { _csrf: token("alice") }, { accept: "application/json" });
     expect(again.status).toBe(409);
@@ -131,7 +131,7 @@ describe("dashboard pages", () => {
       ok: false,
       message: {
         kind: "danger",
-        text: `Task #${task.id} could not be canceled: task ${task.id} is already canceled.`,
+        text: `Task #${task.id} is already canceled.`,
       },
     });
   });
@@ -210,7 +210,7 @@ describe("dashboard pages", () => {
     expect((await get("/assets/nothing.js", null)).status).toBe(404);
   });
 
-  it("list schedules with their runs for admins, and pause, resume and remove them from forms", async () => {
+  it("list schedules with their runs for admins, and pause, resume and remove them from forms (remove after its confirm page)", async () => {
     const { tl, get, postForm } = setup();
     const schedule = await tl.schedules.schedule({
       key: "tick",
@@ -230,8 +230,26 @@ describe("dashboard pages", () => {
     expect(
       (await postForm(`/admin/schedules/${schedule.id}/remove`, "alice", { _csrf: token("alice") })).status,
     ).toBe(403);
-    await postForm(`/admin/schedules/${schedule.id}/remove`, "root", { _csrf: token("root") });
+    // Without the confirm page's field, a remove only leads there.
+    const asked = await postForm(`/admin/schedules/${schedule.id}/remove`, "root", { _csrf: token("root") });
+    expect(asked.headers.get("location")).toBe(`/admin/schedules/${schedule.id}/remove`);
+    expect(await tl.schedules.get(schedule.id)).toBeDefined();
+    const confirm = await (await get(`/admin/schedules/${schedule.id}/remove`, "root")).text();
+    expect(confirm).toContain(
+      "Removing schedule <strong>tick</strong> (every 1 min) deletes it with no runs.",
+    );
+    expect(confirm).toContain('<input type="hidden" name="confirm" value="remove">');
+    expect(confirm).toContain(`<a class="button ghost" href="/admin/schedules/${schedule.id}">Keep it</a>`);
+    expect((await get(`/admin/schedules/${schedule.id}/remove`, "alice")).status).toBe(403);
+    const removed = await postForm(`/admin/schedules/${schedule.id}/remove`, "root", {
+      _csrf: token("root"),
+      confirm: "remove",
+    });
     expect(await tl.schedules.get(schedule.id)).toBeUndefined();
+    const cookie = removed.headers.get("set-cookie")!.split(";")[0]!;
+    expect(await (await get("/admin/schedules", "root", { cookie })).text()).toContain(
+      "Schedule tick is removed, with no runs.",
+    );
   });
 });
 

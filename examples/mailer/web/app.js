@@ -14,6 +14,7 @@ import { secret, smtpUrl } from "../lib/settings.js";
 import { countWords } from "../tasks/count-words.js";
 import { createImageSet, imageSetsDir, uploadsDir } from "../tasks/create-image-set.js";
 import { sendAsyncMail } from "../tasks/send-mail.js";
+import { forgetForm, keepForm, keptForm } from "./kept-form.js";
 import { imageSets, loginForm, mailbox, message, toolForms } from "./pages.js";
 import { authenticate, endSession, startSession, USERNAME } from "./session.js";
 
@@ -21,6 +22,8 @@ const FEED = new URL("../assets/feed.xml", import.meta.url);
 const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 const IMAGE_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif"]);
+/** What the mail form gets back after an error. */
+const MAIL_FIELDS = ["recipient", "template_name", "is_scheduled", "scheduled_time"];
 
 /** A message for the user (the seeds' `raise ValueError` → `flash(str(e), 'danger')`). */
 class FormError extends Error {}
@@ -65,8 +68,16 @@ export function createMailerApp(tl) {
   async function home(request, _url, principal) {
     const ctx = dashboard.context(request, principal);
     const center = await dashboard.taskCenter(ctx);
-    const body = html`${toolForms(ctx, lead)}${center.body}`;
-    return dashboard.page(request, principal, { title: "Tasks", body, lastEventId: center.lastEventId });
+    const kept = keptForm(request, "send-mail");
+    // On a phone the lists come first (CSS order); the forms keep their place for keyboards.
+    const body = html`<div class="home">${toolForms(ctx, lead, kept)}${center.body}</div>`;
+    const response = dashboard.page(request, principal, {
+      title: "Tasks",
+      body,
+      lastEventId: center.lastEventId,
+    });
+    if (Object.keys(kept).length > 0) response.headers.append("set-cookie", forgetForm());
+    return response;
   }
 
   /** @type {Route} */
@@ -89,7 +100,7 @@ export function createMailerApp(tl) {
       };
       if (!form.get("is_scheduled")) {
         const task = await tl.tasks.enqueue(sendAsyncMail, payload, options);
-        return back(`Sending the [${templateName}] mail to [${recipient}] — task #${task.id}.`);
+        return back(`Sending the ${templateName} mail to ${recipient} (task #${task.id}).`);
       }
       const at = reservationTime(form);
       const task = await tl.tasks.reserve(at, sendAsyncMail, payload, options).catch((error) => {
@@ -102,11 +113,16 @@ export function createMailerApp(tl) {
         }
         throw error;
       });
-      return back(`Reserved the [${templateName}] mail to [${recipient}] for ${utc(at)} — task #${task.id}.`);
+      return back(`The ${templateName} mail to ${recipient} is reserved for ${utc(at)} (task #${task.id}).`);
     } catch (error) {
-      if (error instanceof FormError) return back(error.message, "danger");
+      const kept = keepForm("send-mail", form, MAIL_FIELDS);
+      if (error instanceof FormError) return back(error.message, "danger", kept);
       console.error(error);
-      return back(`Sending the mail to [${recipient}] failed.`, "danger");
+      return back(
+        `The mail to ${recipient} could not be sent: something went wrong. Try again.`,
+        "danger",
+        kept,
+      );
     }
   }
 
@@ -122,7 +138,7 @@ export function createMailerApp(tl) {
       description: `Count the words of ${what}`,
       owner: principal.user,
     });
-    return back(`Counting the words of ${what} — task #${task.id}.`);
+    return back(`Counting the words of ${what} (task #${task.id}).`);
   }
 
   /** @type {Route} */
@@ -154,7 +170,7 @@ export function createMailerApp(tl) {
       { upload, originalName: file.name },
       { description: `Image set of ${file.name}`, owner: principal.user },
     );
-    return back(`Building the image set of ${file.name} — task #${task.id}.`);
+    return back(`Building the image set of ${file.name} (task #${task.id}).`);
   }
 
   /** @type {Route} */
@@ -237,10 +253,13 @@ export function createMailerApp(tl) {
 
   async function loginPage(/** @type {Request} */ request, /** @type {URL} */ url) {
     const next = safeReturn(url.searchParams.get("next"), "/");
-    return dashboard.page(request, null, {
+    const kept = keptForm(request, "login");
+    const response = dashboard.page(request, null, {
       title: "taskledger mailer",
-      body: loginForm(dashboard.context(request, null), next),
+      body: loginForm(dashboard.context(request, null), next, kept.username ?? ""),
     });
+    if (kept.username) response.headers.append("set-cookie", forgetForm());
+    return response;
   }
 
   async function login(/** @type {Request} */ request) {
@@ -248,10 +267,12 @@ export function createMailerApp(tl) {
     const username = String(form.get("username") ?? "").trim();
     const next = safeReturn(form.get("next"), "/");
     if (!USERNAME.test(username)) {
-      return dashboard.redirect(`/login?next=${encodeURIComponent(next)}`, {
+      const response = dashboard.redirect(`/login?next=${encodeURIComponent(next)}`, {
         kind: "danger",
-        text: "A user name is 1 to 64 letters, digits or _ . @ -",
+        text: "A user name has 1 to 64 characters: letters, digits, and _ . @ - only.",
       });
+      response.headers.append("set-cookie", keepForm("login", form, ["username"]));
+      return response;
     }
     const response = dashboard.redirect(next, { kind: "success", text: `Welcome, ${username}.` });
     response.headers.append("set-cookie", await startSession(request, username));
@@ -267,11 +288,15 @@ export function createMailerApp(tl) {
   }
 
   /**
+   * Back to the task center with a message, and the form's input when `kept` (a `keepForm` cookie).
    * @param {string} text
    * @param {"success" | "danger"} kind
+   * @param {string} [kept]
    */
-  function back(text, kind = "success") {
-    return dashboard.redirect("/", { kind, text });
+  function back(text, kind = "success", kept) {
+    const response = dashboard.redirect("/", { kind, text });
+    if (kept) response.headers.append("set-cookie", kept);
+    return response;
   }
 
   /** @param {Request} request */
@@ -344,6 +369,8 @@ function reservationTime(form) {
       at = new Date(/** @type {number} */ (y), /** @type {number} */ (mo) - 1, d, h, mi, s || 0);
     }
   }
+  if (!utcValue && !local)
+    throw new FormError("Pick a date and time to send at, or untick “Reserve for later”.");
   if (!at || Number.isNaN(at.getTime()))
     throw new FormError("The time format is not valid (YYYY-MM-DD HH:MM:SS).");
   return at;

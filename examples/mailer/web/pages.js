@@ -13,13 +13,14 @@ const csrf = (ctx) => html`<input type="hidden" name="_csrf" value="${ctx.csrf}"
 /**
  * @param {PageContext} ctx
  * @param {string} next
+ * @param {string} username what was typed before, when it was refused
  */
-export function loginForm(ctx, next) {
+export function loginForm(ctx, next, username = "") {
   return html`<section class="card login">
     <h2>Log in</h2>
     <form method="post" action="/login" class="form">
       ${csrf(ctx)}<input type="hidden" name="next" value="${next}">
-      <label>User name <input name="username" required maxlength="64" autocomplete="username" autofocus placeholder="alice"></label>
+      <label>User name <input name="username" required maxlength="64" autocomplete="username" autofocus placeholder="alice" value="${username}"></label>
       <p class="hint">Any name works — it is who your tasks belong to. Names listed in MAILER_ADMINS (default: admin) see everyone's tasks.</p>
       <button class="button" type="submit">Log in</button>
     </form>
@@ -27,36 +28,44 @@ export function loginForm(ctx, next) {
 }
 
 /**
+ * The three forms. `kept`: the mail form's input after an error, so it is corrected, not retyped.
  * @param {PageContext} ctx
  * @param {number} leadSeconds
+ * @param {Record<string, string>} [kept]
  */
-export function toolForms(ctx, leadSeconds) {
-  return html`<div class="grid">
-    <section class="card" id="send-mail">
-      <h2>Send a mail</h2>
+export function toolForms(ctx, leadSeconds, kept = {}) {
+  const reserve = kept.is_scheduled !== undefined;
+  return html`<div class="grid tools">
+    <section class="card" id="send-mail" aria-labelledby="send-mail-title">
+      <h2 id="send-mail-title">Send a mail</h2>
       <form method="post" action="/mail" class="form">
         ${csrf(ctx)}
-        <label>Recipient <input type="email" name="recipient" required placeholder="someone@example.com"></label>
+        <label>Recipient <input type="email" name="recipient" required placeholder="someone@example.com" value="${kept.recipient ?? ""}"></label>
         <label>Template <select name="template_name">${Object.entries(TEMPLATES).map(
-          ([name, subject]) => html`<option value="${name}">${name} — ${subject}</option>`,
+          ([name, subject]) =>
+            html`<option value="${name}"${kept.template_name === name ? html` selected` : ""}>${name} — ${subject}</option>`,
         )}</select></label>
-        <label class="check"><input type="checkbox" name="is_scheduled" value="1"> Reserve for later</label>
-        <label>Send at <input type="datetime-local" name="scheduled_time" step="1" data-utc="scheduled_at">
-          <span class="hint">At least ${leadSeconds} seconds from now.</span></label>
+        <fieldset class="reserve">
+          <legend><label class="check"><input type="checkbox" name="is_scheduled" value="1"${reserve ? html` checked` : ""}> Reserve for later</label></legend>
+          <div class="reserve-when">
+            <label>Send at <input type="datetime-local" name="scheduled_time" step="1" data-utc="scheduled_at" value="${kept.scheduled_time ?? ""}" aria-describedby="send-at-hint"></label>
+            <p class="hint" id="send-at-hint">In your time zone, at least ${leadSeconds} seconds from now.</p>
+          </div>
+        </fieldset>
         <input type="hidden" name="scheduled_at" value="">
         <button class="button" type="submit">Send mail</button>
       </form>
     </section>
-    <section class="card" id="count-words">
-      <h2>Count words</h2>
+    <section class="card" id="count-words" aria-labelledby="count-words-title">
+      <h2 id="count-words-title">Count words</h2>
       <form method="post" action="/words" class="form">
         ${csrf(ctx)}
         <label>Web page or text <textarea name="source" rows="5" required placeholder="https://example.com — or paste some text"></textarea></label>
         <button class="button" type="submit">Count words</button>
       </form>
     </section>
-    <section class="card" id="image-set">
-      <h2>Build an image set</h2>
+    <section class="card" id="image-set" aria-labelledby="image-set-title">
+      <h2 id="image-set-title">Build an image set</h2>
       <form method="post" action="/images" class="form" enctype="multipart/form-data">
         ${csrf(ctx)}
         <label>Image <input type="file" name="image" accept="image/png,image/jpeg,image/webp,image/gif,image/avif" required></label>

@@ -67,10 +67,10 @@ export async function renderAdmin(tl: Taskledger, ctx: PageContext, filters: Tas
     ${section("workers", "Workers", workerTable(report.workers, tl.settings.leaseMs), { count: report.workers.length })}
     ${section("scheduler", "Scheduler", schedulerLine(ctx, report))}
     </div>
-    <section class="card" id="all-tasks">
-      <h2>All tasks</h2>
+    <section class="card" id="all-tasks" aria-labelledby="all-tasks-title">
+      <h2 id="all-tasks-title">All tasks</h2>
       ${filterForm(ctx, tl, filters)}
-      <div id="task-table" data-live-region>
+      <div id="task-table" data-live-region aria-live="polite">
       ${
         tasks.length === 0
           ? html`<p class="empty">No task matches.</p>`

@@ -51,17 +51,42 @@ function scheduleStatusExplained(s: Schedule): SafeHtml {
   return html`${scheduleStatus(s)}<div class="muted small">${STATUS_MEANINGS[statusOf(s)]}</div>`;
 }
 
-/** Pause / resume / remove, as small forms (admins only reach these pages). */
+/**
+ * Pause / resume as small forms; remove goes to its confirm page first, since it deletes the
+ * run history too (admins only reach these pages). Each button names its schedule for screen readers.
+ */
 function actions(ctx: PageContext, s: Schedule, returnTo: string): SafeHtml {
-  const form = (action: string, label: string, style: string) =>
+  const named = (label: string) => html`${label}<span class="sr-only"> schedule ${s.key}</span>`;
+  const form = (action: string, label: string) =>
     html`<form method="post" action="${ctx.base}/admin/schedules/${s.id}/${action}" class="inline">
       ${csrfField(ctx)}<input type="hidden" name="return_to" value="${returnTo}">
-      <button type="submit" class="button ${style} small">${label}</button>
+      <button type="submit" class="button ghost small">${named(label)}</button>
     </form>`;
   return html`<div class="row-actions">
-    ${s.status !== "death" ? (s.pausedAt ? form("resume", "Resume", "ghost") : form("pause", "Pause", "ghost")) : ""}
-    ${form("remove", "Remove", "danger")}
+    ${s.status !== "death" ? (s.pausedAt ? form("resume", "Resume") : form("pause", "Pause")) : ""}
+    <a class="button danger small" href="${ctx.base}/admin/schedules/${s.id}/remove">${named("Remove")}</a>
   </div>`;
+}
+
+/** "its 3 runs", "its run", "no runs" */
+function runsOf(s: Schedule): string {
+  return s.runCount === 0 ? "no runs" : s.runCount === 1 ? "its run" : `its ${s.runCount} runs`;
+}
+
+/** The step before a schedule and its run history are deleted: a page, so it needs no script. */
+export function renderRemoveSchedule(ctx: PageContext, s: Schedule): SafeHtml {
+  return html`<section class="card confirm" id="confirm-remove">
+    <p>Removing schedule <strong>${s.key}</strong> (${describeSpec(s)}) deletes it with ${runsOf(s)}${
+      s.runCount === 0 ? "" : html` — each run's task, result and log`
+    }. This cannot be undone.</p>
+    <div class="actions">
+      <form method="post" action="${ctx.base}/admin/schedules/${s.id}/remove" class="inline">
+        ${csrfField(ctx)}<input type="hidden" name="confirm" value="remove">
+        <button type="submit" class="button danger">Remove ${s.key}${s.runCount === 0 ? "" : ` and ${runsOf(s)}`}</button>
+      </form>
+      <a class="button ghost" href="${ctx.base}/admin/schedules/${s.id}">Keep it</a>
+    </div>
+  </section>`;
 }
 
 export async function renderSchedules(tl: Taskledger, ctx: PageContext): Promise<Rendered> {
@@ -110,7 +135,7 @@ export async function renderSchedule(
   const runs: Task[] = await tl.schedules.runs(s.id, { limit: RUNS, cursor });
   const older = runs.length === RUNS ? runs.at(-1)!.id : undefined;
   const body = html`
-    <section class="card" id="schedule" data-live-region>
+    <section class="card" id="schedule" aria-label="Schedule ${s.key}" data-live-region aria-live="polite">
       <div class="task-head"><span class="task-title">${s.key}</span>${scheduleStatus(s)}</div>
       <p class="task-desc">${s.description}</p>
       <dl class="facts">

@@ -1,5 +1,7 @@
+import type { PendingRetry } from "../../core/task-log.js";
+import type { Task } from "../../core/types.js";
 import type { Taskledger } from "../../taskledger.js";
-import { notificationItem, type PageContext, section, taskList } from "../components.js";
+import { inFeed, notificationItem, type PageContext, section, taskList } from "../components.js";
 import { html, type SafeHtml } from "../html.js";
 
 export interface Rendered {
@@ -14,14 +16,16 @@ export async function renderTaskCenter(tl: Taskledger, ctx: PageContext, owner: 
   const [inProgress, reserved, finished, notes] = await Promise.all([
     tl.tasks.inProgress(owner, 50),
     tl.tasks.reserved(owner, 50),
-    tl.tasks.list({ owner, status: ["finished", "canceled"], limit: 5 }),
-    tl.notifications.latest(owner, 10),
+    tl.tasks.recent(owner, 5, { canceled: true }),
+    tl.notifications.latest(owner, 20),
   ]);
+  const feed = notes.filter(inFeed).slice(0, 10);
+  const retries = await pendingRetries(tl, inProgress);
   const body = html`<div class="center">
     ${section(
       "in-progress",
       "In progress",
-      taskList(ctx, inProgress, "Nothing running. Start a task and watch it here."),
+      taskList(ctx, inProgress, "Nothing running. Start a task and watch it here.", { retries }),
       {
         count: inProgress.length,
       },
@@ -31,11 +35,22 @@ export async function renderTaskCenter(tl: Taskledger, ctx: PageContext, owner: 
     ${section(
       "notifications",
       "Notifications",
-      notes.length === 0
+      feed.length === 0
         ? html`<p class="empty" data-feed-empty>No notifications yet.</p><ul class="feed" data-feed></ul>`
-        : html`<ul class="feed" data-feed>${notes.map((n) => notificationItem(ctx, n))}</ul>`,
+        : html`<ul class="feed" data-feed>${feed.map((n) => notificationItem(ctx, n))}</ul>`,
       { live: false },
     )}
   </div>`;
   return { body, lastEventId };
+}
+
+/** The retries the listed tasks wait for, by task id (a read only for queued tasks past an attempt). */
+export async function pendingRetries(
+  tl: Taskledger,
+  tasks: readonly Task[],
+): Promise<Map<number, PendingRetry>> {
+  const found = await Promise.all(
+    tasks.map(async (task) => [task.id, await tl.tasks.pendingRetry(task)] as const),
+  );
+  return new Map(found.filter((entry): entry is [number, PendingRetry] => entry[1] !== null));
 }

@@ -1,20 +1,32 @@
+import { type PendingRetry, publicLog } from "../../core/task-log.js";
 import type { Task } from "../../core/types.js";
-import { cancelForm, jsonBlock, type PageContext, progressBar, statusBadge, time } from "../components.js";
+import {
+  cancelForm,
+  jsonBlock,
+  outcomeLine,
+  type PageContext,
+  progressBar,
+  statusBadge,
+  time,
+} from "../components.js";
 import { html, type SafeHtml } from "../html.js";
 
 /** One task: where it stands, what it was given, what it returned or why it failed, and when. */
-export function renderTaskDetail(ctx: PageContext, task: Task): SafeHtml {
+export function renderTaskDetail(ctx: PageContext, task: Task, retry: PendingRetry | null = null): SafeHtml {
   const seconds = (ms: number) => `${(ms / 1000).toLocaleString("en")} s`;
+  // Stacks and causes are for admins; a task's owner reads what each attempt said.
+  const log = ctx.principal?.admin ? task.log : publicLog(task.log);
   const ran =
     task.startedAt && task.finishedAt ? seconds(task.finishedAt.getTime() - task.startedAt.getTime()) : null;
   return html`<div class="detail" data-task-id="${task.id}" data-status="${task.status}">
-  <section class="card" id="summary" data-live-region>
+  <section class="card" id="summary" aria-label="Task #${task.id} ${task.name}" data-live-region aria-live="polite">
     <div class="task-head">
       <span class="task-title"><span class="task-id">#${task.id}</span> ${task.name}</span>
       ${statusBadge(task)}
     </div>
     <p class="task-desc">${task.description}</p>
     ${progressBar(task)}
+    ${outcomeLine(task, retry)}
     ${task.cancelRequestedAt && task.status === "running" ? html`<p class="notice">Cancel requested ${time(task.cancelRequestedAt, { relative: true })}: the task is stopping.</p>` : ""}
     ${task.noReturnAt && task.status === "running" ? html`<p class="notice">Past its point of no return (${task.noReturnReason}) ${time(task.noReturnAt, { relative: true })}: it can no longer be canceled.</p>` : ""}
     <div class="actions">${cancelForm(ctx, task, "Cancel task")}</div>
@@ -31,10 +43,10 @@ export function renderTaskDetail(ctx: PageContext, task: Task): SafeHtml {
       <dt>Updated</dt><dd>${time(task.updatedAt, { relative: true })}</dd>
     </dl>
   </section>
-  <section class="card" id="payload"><h2>Payload</h2>${jsonBlock(task.payload)}</section>
-  <section class="card" id="result" data-live-region><h2>Result</h2>${jsonBlock(task.result)}</section>
-  <section class="card" id="log" data-live-region><h2>Log</h2>${
-    task.log ? html`<pre class="code log">${task.log}</pre>` : html`<p class="empty">none</p>`
+  <section class="card" id="payload" aria-labelledby="payload-title"><h2 id="payload-title">Payload</h2>${jsonBlock(task.payload)}</section>
+  <section class="card" id="result" aria-labelledby="result-title" data-live-region aria-live="polite"><h2 id="result-title">Result</h2>${jsonBlock(task.result)}</section>
+  <section class="card" id="log" aria-labelledby="log-title" data-live-region aria-live="polite"><h2 id="log-title">Log</h2>${
+    log ? html`<pre class="code log">${log}</pre>` : html`<p class="empty">none</p>`
   }</section>
 </div>`;
 }

@@ -4,6 +4,10 @@
 (() => {
   const body = document.body;
   const REFRESH_GAP_MS = 400;
+  /** Each live region's children (and list items) as the server sent them: see morph(). */
+  const served = new WeakMap();
+  const signature = (el) =>
+    el.outerHTML.replace(/ value="\d+"/g, "").replace(/(data-field="progress-label"[^>]*>)\d+%/g, "$1");
 
   // ---- times: shown in the reader's zone; "in 25 s" / "3 min ago" where asked -------------
 
@@ -11,7 +15,7 @@
     const seconds = Math.round(ms / 1000);
     const abs = Math.abs(seconds);
     let text;
-    if (abs < 5) return "just now";
+    if (abs < 5 && seconds <= 0) return "just now";
     if (abs < 90) text = `${abs} s`;
     else if (abs < 90 * 60) text = `${Math.round(abs / 60)} min`;
     else if (abs < 36 * 3600) text = `${Math.round(abs / 3600)} h`;
@@ -25,13 +29,46 @@
       if (Number.isNaN(date.getTime())) continue;
       const local = date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
       el.title = local;
-      const rel = el.hasAttribute("data-relative") ? relative(date.getTime() - Date.now()) : null;
+      const mode = el.getAttribute("data-relative");
+      const ms = date.getTime() - Date.now();
+      // "until": a time being waited for (a retry) reads "now" once it has come.
+      const rel = mode === null ? null : mode === "until" && ms < 1000 ? "now" : relative(ms);
       el.textContent = rel ?? local;
+      if (mode !== null && !el.hasAttribute("aria-hidden")) {
+        // A clock ticking inside a live region would be read out every second: screen readers
+        // get the local time instead, once.
+        el.setAttribute("aria-hidden", "true");
+        const said = document.createElement("span");
+        said.className = "sr-only";
+        said.textContent = local;
+        el.after(said);
+      }
     }
   }
 
+  labelTables(document);
+  for (const region of document.querySelectorAll("[data-live-region]")) remember(region);
   renderTimes(document);
   setInterval(() => renderTimes(document), 1000);
+
+  // ---- tables: on a phone each row is a card whose cells carry their column's name ----------
+
+  function labelTables(root) {
+    for (const table of root.querySelectorAll("table.table")) {
+      const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+      // Cells shown as blocks lose their table semantics in some browsers: say them.
+      table.setAttribute("role", "table");
+      for (const group of table.querySelectorAll("thead, tbody")) group.setAttribute("role", "rowgroup");
+      for (const row of table.querySelectorAll("tr")) row.setAttribute("role", "row");
+      for (const th of table.querySelectorAll("thead th")) th.setAttribute("role", "columnheader");
+      for (const row of table.querySelectorAll("tbody tr")) {
+        [...row.children].forEach((cell, i) => {
+          cell.setAttribute("role", "cell");
+          if (names[i]) cell.dataset.label = names[i];
+        });
+      }
+    }
+  }
 
   // ---- forms: local date-times sent as UTC; cancel buttons without a page load -------------
 
@@ -59,7 +96,7 @@
       .then((answer) => {
         const message = answer.message ?? {
           kind: "danger",
-          text: answer.error?.message ?? "Something went wrong.",
+          text: sentence(answer.error?.message ?? "Something went wrong."),
         };
         showFlash(message.kind, message.text);
         refreshSoon();
@@ -70,15 +107,19 @@
       });
   });
 
-  function showFlash(kind, text) {
+  /** The message of the last action: it replaces the one before, it does not pile up. */
+  function showFlash(kind, ...content) {
     const box = document.querySelector("[data-flashes]");
     if (!box) return;
     const div = document.createElement("div");
     div.className = `flash flash-${kind === "success" ? "success" : kind === "info" ? "info" : "danger"}`;
-    div.setAttribute("role", "status");
-    div.textContent = text;
-    box.prepend(div);
-    while (box.children.length > 3) box.lastElementChild.remove();
+    div.append(...content);
+    box.replaceChildren(div);
+  }
+
+  function sentence(text) {
+    const capital = text.charAt(0).toUpperCase() + text.slice(1);
+    return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
   }
 
   // ---- live regions: re-read this page and swap what changed --------------------------------
@@ -106,9 +147,10 @@
       )
       .then((text) => {
         const next = new DOMParser().parseFromString(text, "text/html");
+        labelTables(next);
         for (const region of document.querySelectorAll("[data-live-region][id]")) {
           const fresh = next.getElementById(region.id);
-          if (fresh) region.replaceWith(document.adoptNode(fresh));
+          if (fresh) morph(region, fresh);
         }
         renderTimes(document);
       })
@@ -120,6 +162,49 @@
       });
   }
 
+  // A live region announces what changes in it: it stays in place, and of its children (and of
+  // its lists' items) only those whose markup changed are replaced. `served` holds each one's
+  // markup as the server sent it, before times were localized and bars moved.
+
+  function remember(parent) {
+    for (const child of parent.children) {
+      served.set(child, signature(child));
+      if (child.matches("ul, ol")) remember(child);
+    }
+  }
+
+  function morph(current, fresh) {
+    const old = [...current.children];
+    const placed = new Set();
+    let cursor = current.firstElementChild;
+    for (const next of [...fresh.children]) {
+      const key = signature(next);
+      let node = old.find((el) => !placed.has(el) && served.get(el) === key);
+      if (!node) {
+        const list = old.find(
+          (el) =>
+            !placed.has(el) &&
+            el.matches("ul, ol") &&
+            el.tagName === next.tagName &&
+            el.className === next.className,
+        );
+        if (list) {
+          morph(list, next);
+          served.set(list, key);
+          node = list;
+        } else {
+          node = document.adoptNode(next);
+          served.set(node, key);
+          if (node.matches("ul, ol")) remember(node);
+        }
+      }
+      placed.add(node);
+      if (node === cursor) cursor = cursor.nextElementSibling;
+      else current.insertBefore(node, cursor);
+    }
+    for (const el of old) if (!placed.has(el)) el.remove();
+  }
+
   // ---- the event stream -----------------------------------------------------------------------
 
   const DESCRIBE = {
@@ -127,13 +212,16 @@
     task_finished: () => "finished",
     task_failed: () => "failed",
     task_canceled: () => "canceled",
-    task_retry: () => "will retry",
+    task_retry: (data) => (data.released ? "requeued" : `attempt ${data.attempts} failed, will retry`),
     task_progress: (data) => `progress ${data.progress}%`,
   };
 
   function addToFeed(note) {
     const feed = document.querySelector("[data-feed]");
     if (!feed || feed.querySelector(`[data-note-id="${note.id}"]`)) return;
+    // The 100 % recorded at every end is not news: the ending's own notification follows.
+    const status = note.data?.status;
+    if (note.name === "task_progress" && (status === "finished" || status === "canceled")) return;
     document.querySelector("[data-feed-empty]")?.remove();
     const li = document.createElement("li");
     li.className = "note is-new";
@@ -159,17 +247,22 @@
     renderTimes(li);
   }
 
-  /** Move the bars of a task shown on this page; false when the page does not show it. */
+  /**
+   * Move the bars of a running task shown on this page. False when the page must be read again:
+   * the task is not shown, or its status changed (a reservation that starts moves to "In
+   * progress"; an ended task shows how it ended, not the 100 % the ledger records at every end).
+   */
   function applyProgress(note) {
     const nodes = document.querySelectorAll(`[data-task-id="${CSS.escape(String(note.taskId))}"]`);
-    if (nodes.length === 0) return false;
-    const progress = Number(note.data?.progress);
-    const status = note.data?.status;
+    if (nodes.length === 0 || note.data?.status !== "running") return false;
+    const progress = Number(note.data.progress);
+    let moved = false;
     for (const node of nodes) {
       for (const bar of node.querySelectorAll('[data-field="progress"]')) bar.value = progress;
       for (const label of node.querySelectorAll('[data-field="progress-label"]'))
         label.textContent = `${progress}%`;
-      if (status === "running" && node.dataset.status !== "running") {
+      if (node.dataset.status !== "running") {
+        moved = true;
         node.dataset.status = "running";
         for (const badge of node.querySelectorAll('[data-field="status"]')) {
           badge.textContent = "running";
@@ -178,14 +271,12 @@
         for (const wrap of node.querySelectorAll(".progress")) wrap.className = "progress status-running";
       }
     }
-    return true;
+    return !moved;
   }
 
   function onNotification(note) {
     addToFeed(note);
-    const shown = note.name === "task_progress" && applyProgress(note);
-    const settled = note.name === "task_progress" && Number(note.data?.progress) === 100;
-    if (!shown || settled) refreshSoon();
+    if (note.name !== "task_progress" || !applyProgress(note)) refreshSoon();
   }
 
   const url = body.dataset.events;
@@ -197,19 +288,52 @@
     status.classList.toggle("is-down", state === "down");
     status.textContent = text;
   };
-  const after = body.dataset.after;
-  const source = new EventSource(after ? `${url}?after=${encodeURIComponent(after)}` : url);
-  source.onopen = () => setStatus("live", "live");
-  source.onerror = () =>
-    setStatus(
-      source.readyState === EventSource.CLOSED ? "down" : "wait",
-      source.readyState === EventSource.CLOSED ? "offline" : "reconnecting",
-    );
-  source.onmessage = (event) => {
-    try {
-      onNotification(JSON.parse(event.data));
-    } catch {
-      // a malformed event is skipped; the next refresh shows the truth
-    }
-  };
+  let lastId = body.dataset.after;
+  let retryMs = 1000;
+
+  // The browser reconnects by itself after a dropped connection; an answer that is not a stream
+  // (the session is gone after a restart, a proxy's 502 while the server comes back) ends the
+  // source for good. Then ask whether the session lives: if not, say so; else connect again.
+  function connect() {
+    const source = new EventSource(lastId ? `${url}?after=${encodeURIComponent(lastId)}` : url);
+    source.onopen = () => {
+      retryMs = 1000;
+      setStatus("live", "live");
+    };
+    source.onerror = () => {
+      setStatus("wait", "reconnecting");
+      if (source.readyState !== EventSource.CLOSED) return;
+      source.close();
+      fetch(url.replace(/\/events$/, "/notifications?limit=1"), {
+        headers: { accept: "application/json" },
+        credentials: "same-origin",
+      })
+        .then((response) => (response.status === 401 ? sessionExpired() : reconnectLater()))
+        .catch(reconnectLater);
+    };
+    source.onmessage = (event) => {
+      if (event.lastEventId) lastId = event.lastEventId;
+      try {
+        onNotification(JSON.parse(event.data));
+      } catch {
+        // a malformed event is skipped; the next refresh shows the truth
+      }
+    };
+  }
+
+  function reconnectLater() {
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, 30_000);
+  }
+
+  function sessionExpired() {
+    setStatus("down", "logged out");
+    const again = document.createElement("a");
+    const here = location.pathname + location.search;
+    again.href = body.dataset.login ? `${body.dataset.login}?next=${encodeURIComponent(here)}` : here;
+    again.textContent = "log in again";
+    showFlash("danger", "Session expired — ", again, ".");
+  }
+
+  connect();
 })();
