@@ -14,7 +14,7 @@ import { insertTasksOnce, type Recorded } from "./idempotency.js";
 /** Record new tasks (one per idempotency key) and deliver those written. */
 export async function recordTasks(commit: Commit, tasks: readonly NewTask[], now: number): Promise<Recorded> {
   const recorded = await insertTasksOnce(commit.tx as Db, tasks, now);
-  await commit.deliver(recorded.inserted.map(toDelivery));
+  await commit.deliver(recorded.inserted, toDelivery);
   return recorded;
 }
 

@@ -20,10 +20,15 @@ export class Commit {
     readonly tx: Tx,
   ) {}
 
-  /** These attempts may start at their `runAt`. */
-  async deliver(deliveries: readonly Delivery[]): Promise<void> {
-    if (deliveries.length === 0) return;
+  /**
+   * These waiting rows' next attempts may start at their `run_at` (`toDelivery`). The rows are
+   * mapped only for an engine that carries deliveries: the embedded engine's queue is the rows.
+   */
+  async deliver<R>(rows: readonly R[], toDelivery: (row: R) => Delivery): Promise<void> {
+    if (rows.length === 0) return;
     this.#changed = true;
+    if (this.engine.delivery === "ledger") return;
+    const deliveries = rows.map(toDelivery);
     if (this.engine.delivery === "after-commit") this.#deliveries.push(...deliveries);
     else await this.engine.deliver(deliveries, this.tx);
   }
@@ -32,6 +37,7 @@ export class Commit {
   async withdraw(ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
     this.#changed = true;
+    if (this.engine.delivery === "ledger") return;
     if (this.engine.delivery === "after-commit") this.#withdrawn.push(...ids);
     else await this.engine.withdraw(ids, this.tx);
   }

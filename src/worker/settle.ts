@@ -25,8 +25,10 @@ export async function settle(commit: Commit, outcomes: readonly Outcome[], now: 
   if (outcomes.length === 0) return { applied: [] };
   const written = await ledger.settleOutcomes(commit.tx as Db, outcomes, now);
   commit.publish(written.notifications);
-  const again = written.value.filter((a) => a.row.status === "queued").map((a) => toDelivery(a.row));
-  await commit.deliver(again);
+  await commit.deliver(
+    written.value.filter((a) => a.row.status === "queued"),
+    (a) => toDelivery(a.row),
+  );
   return { applied: written.value };
 }
 
