@@ -2,7 +2,7 @@ import { prepareTask } from "../client/validate.js";
 import { assertPositiveInt, decodeRetry, describe, encodeRetry } from "../core/backoff.js";
 import { invalid, TaskledgerError } from "../core/errors.js";
 import { assertWithinHorizon, parseTime } from "../core/time.js";
-import type { OverlapPolicy, RunOptions, StoredSpec } from "../core/types.js";
+import type { StoredSpec } from "../core/types.js";
 import type { NewTask } from "../ledger/ledger.js";
 import { readSpec } from "../ledger/rows.js";
 import type { Runtime } from "../runtime.js";
@@ -14,7 +14,7 @@ import type { ScheduleEntry } from "./types.js";
  * stored as. The options of each run (queue, timeout, retry, priority) are resolved against the
  * task's definition here and stored, so a scheduler fires runs without needing the task's code.
  */
-export interface Draft {
+export interface Draft extends StoredSpec {
   readonly key: string;
   readonly name: string;
   readonly description: string;
@@ -22,14 +22,8 @@ export interface Draft {
   readonly type: "schedule" | "cron";
   /** Encoded JSON. */
   readonly payload: string;
-  readonly every?: number;
   /** Undefined: the schedule's first creation (an existing schedule keeps its start). */
   readonly startAt?: number;
-  readonly cron?: string;
-  readonly tz?: string;
-  readonly repeat: number | null;
-  readonly overlap: OverlapPolicy;
-  readonly run: RunOptions;
 }
 
 const KEY_PATTERN = /^[^\s\p{Cc}](?:[^\p{Cc}]{0,198}[^\s\p{Cc}])?$/u;
