@@ -53,6 +53,14 @@ export async function loadConfig(explicit: string | undefined, cwd = process.cwd
   }
   const isExample = path === undefined;
   path ??= exampleConfigPath();
+  // An installed package has no example: say what to create rather than failing to import it.
+  if (isExample && !existsSync(path)) {
+    throw new TaskledgerError(
+      "invalid_input",
+      `config: no ${CANDIDATES.join(" or ")} in ${cwd}: create one (export default defineConfig({ tasks: [...] })), or pass --config FILE`,
+      { field: "config" },
+    );
+  }
   let module: { default?: unknown };
   try {
     module = await import(pathToFileURL(path).href);

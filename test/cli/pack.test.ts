@@ -234,8 +234,10 @@ console.log(JSON.stringify({ status: done.status, failed: done.failed, progress:
       project,
       { TASKLEDGER_DATABASE_URL: `sqlite:${db}` },
     );
-    expect(enqueued.code).not.toBe(0);
-    expect(enqueued.stderr).toContain("taskledger.config.js");
+    expect(enqueued.code).toBe(1);
+    expect(enqueued.stderr).toContain(
+      `config: no taskledger.config.js or taskledger.config.mjs in ${project}: create one (export default defineConfig({ tasks: [...] })), or pass --config FILE`,
+    );
     expect(existsSync(db)).toBe(false);
   });
 
