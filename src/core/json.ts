@@ -37,11 +37,17 @@ export function encodeJson(value: unknown, field: string, maxBytes?: number): st
 }
 
 function assertSize(text: string, field: string, maxBytes: number): void {
-  // A UTF-16 code unit is at most 3 bytes of UTF-8: short texts need no counting.
-  if (text.length * 3 <= maxBytes) return;
-  const bytes = Buffer.byteLength(text, "utf8");
-  if (bytes > maxBytes)
+  const bytes = bytesOver(text, maxBytes);
+  if (bytes !== undefined)
     throw invalid(field, `is ${bytes} bytes of JSON; the limit is ${maxBytes} (maxJsonBytes)`);
+}
+
+/** The text's size in bytes of UTF-8 when it is over `maxBytes`, else undefined. */
+export function bytesOver(text: string, maxBytes: number): number | undefined {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: short texts need no counting.
+  if (text.length * 3 <= maxBytes) return undefined;
+  const bytes = Buffer.byteLength(text, "utf8");
+  return bytes > maxBytes ? bytes : undefined;
 }
 
 /** No cycle survives the depth limit, so this quick check needs no record of what it has seen. */

@@ -1,10 +1,8 @@
 import type { SchedulerStatus } from "../core/types.js";
 import type { Db } from "./ledger.js";
+import { toSchedulerStatus } from "./rows.js";
 
 /** Named leases (`leases`): which process is the active one of a kind (the scheduler). */
-
-const num = (value: number | string): number => (typeof value === "number" ? value : Number(value));
-const date = (value: number | string | null): Date | null => (value === null ? null : new Date(num(value)));
 
 export const SCHEDULER_LEASE = "scheduler";
 
@@ -55,12 +53,5 @@ export async function readSchedulerStatus(db: Db, now: number): Promise<Schedule
     .selectAll()
     .where("name", "=", SCHEDULER_LEASE)
     .executeTakeFirst();
-  if (!row) return { running: false, holder: null, since: null, lastSeenAt: null, expiresAt: null };
-  return {
-    running: num(row.expires_at) > now,
-    holder: row.holder,
-    since: date(row.acquired_at),
-    lastSeenAt: date(row.renewed_at),
-    expiresAt: date(row.expires_at),
-  };
+  return toSchedulerStatus(row, now);
 }

@@ -2,6 +2,8 @@ import { sql } from "kysely";
 import type { Delivery } from "../engine/contract.js";
 import { statement, statementsBySize } from "./compiled.js";
 import type { Db } from "./ledger.js";
+import { toDelivery } from "./rows.js";
+import type { TaskRow } from "./schema.js";
 
 /**
  * The embedded engine's queue, which is the ledger itself: a waiting task's row (queue,
@@ -15,23 +17,26 @@ import type { Db } from "./ledger.js";
  * write transaction (`BEGIN IMMEDIATE`), so no other process takes them meanwhile.
  */
 export async function dueDeliveries(db: Db, queue: string, now: number, limit: number): Promise<Delivery[]> {
-  const { rows } = await dueRows.execute<{ id: number; attempts: number; priority: number; run_at: number }>(
-    db,
-    [queue, now, limit],
-  );
-  return rows.map((row) => ({
-    id: Number(row.id),
-    attempt: Number(row.attempts) + 1,
-    queue,
-    priority: Number(row.priority),
-    runAt: Number(row.run_at),
-  }));
+  const { rows } = await dueRows.execute<DeliveryColumns>(db, [queue, now, limit]);
+  return rows.map(toDelivery);
 }
+
+/** What a delivery is made of (`toDelivery`). */
+const DELIVERY_COLUMNS = [
+  "id",
+  "attempts",
+  "queue",
+  "priority",
+  "run_at",
+  "reserved_at",
+  "created_at",
+] as const;
+type DeliveryColumns = Pick<TaskRow, (typeof DELIVERY_COLUMNS)[number]>;
 
 const dueRows = statement((db, arg) =>
   db
     .selectFrom("tasks")
-    .select(["id", "attempts", "priority", "run_at"])
+    .select(DELIVERY_COLUMNS)
     .where("queue", "=", arg(0))
     .where("status", "=", sql.lit("queued"))
     .where("run_at", "<=", arg(1))
@@ -84,17 +89,11 @@ const nextRunAtRow = statementsBySize((db, arg, size) => {
 export async function waitingDeliveries(db: Db, afterId: number, limit: number): Promise<Delivery[]> {
   const rows = await db
     .selectFrom("tasks")
-    .select(["id", "attempts", "queue", "priority", "run_at", "reserved_at", "created_at"])
+    .select(DELIVERY_COLUMNS)
     .where("status", "in", ["queued", "reserved"])
     .where("id", ">", afterId)
     .orderBy("id")
     .limit(limit)
     .execute();
-  return rows.map((row) => ({
-    id: Number(row.id),
-    attempt: Number(row.attempts) + 1,
-    queue: row.queue,
-    priority: Number(row.priority),
-    runAt: Number(row.run_at ?? row.reserved_at ?? row.created_at),
-  }));
+  return rows.map(toDelivery);
 }

@@ -2,6 +2,7 @@ import { decodeJson } from "../core/json.js";
 import type {
   Notification,
   Schedule,
+  SchedulerStatus,
   ScheduleStatus,
   StoredSpec,
   Task,
@@ -9,11 +10,11 @@ import type {
   WorkerInfo,
 } from "../core/types.js";
 import type { Delivery } from "../engine/contract.js";
-import type { NotificationRow, ScheduledTaskRow, TaskRow, WorkerRow } from "./schema.js";
+import type { LeaseRow, NotificationRow, ScheduledTaskRow, TaskRow, WorkerRow } from "./schema.js";
 
 /** Row → domain mapping, in exactly one place. Integers may arrive as strings (pg int8). */
 
-const num = (value: number | string): number => (typeof value === "number" ? value : Number(value));
+export const num = (value: number | string): number => (typeof value === "number" ? value : Number(value));
 const date = (value: number | string | null): Date | null => (value === null ? null : new Date(num(value)));
 
 export function toTask(row: TaskRow): Task {
@@ -76,7 +77,9 @@ export function isLive(worker: Pick<WorkerInfo, "lastSeenAt">, now: number, leas
 }
 
 /** The delivery of a waiting task's next attempt ("attempt n of task id may start at run_at"). */
-export function toDelivery(row: TaskRow): Delivery {
+export function toDelivery(
+  row: Pick<TaskRow, "id" | "attempts" | "queue" | "priority" | "run_at" | "reserved_at" | "created_at">,
+): Delivery {
   return {
     id: Number(row.id),
     attempt: Number(row.attempts) + 1,
@@ -155,5 +158,17 @@ export function toSchedule(row: ScheduledTaskRow): Schedule {
     createdAt: read.time(row.created_at, "createdAt"),
     updatedAt: read.time(row.updated_at, "updatedAt"),
     unreadable: read.unreadable,
+  };
+}
+
+/** The active scheduler, from its lease row (none: never ran, or stopped cleanly). */
+export function toSchedulerStatus(row: LeaseRow | undefined, now: number): SchedulerStatus {
+  if (!row) return { running: false, holder: null, since: null, lastSeenAt: null, expiresAt: null };
+  return {
+    running: num(row.expires_at) > now,
+    holder: row.holder,
+    since: date(row.acquired_at),
+    lastSeenAt: date(row.renewed_at),
+    expiresAt: date(row.expires_at),
   };
 }

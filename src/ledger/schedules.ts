@@ -1,14 +1,13 @@
 import { sql } from "kysely";
 import type { ScheduleStatus } from "../core/types.js";
 import type { Db } from "./ledger.js";
+import { num } from "./rows.js";
 import type { ScheduledTaskRow } from "./schema.js";
 
 /**
  * Statements on `scheduled_tasks` (and a schedule's runs). Each takes the database or an open
  * transaction; the caller decides the unit of work.
  */
-
-const num = (value: number | string): number => (typeof value === "number" ? value : Number(value));
 
 /** Statuses that fire. */
 export const FIRING: readonly ScheduleStatus[] = ["running", "failed"];

@@ -113,3 +113,4 @@ export type ScheduledTaskRow = {
     : ScheduledTasksTable[K];
 };
 export type WorkerRow = WorkersTable;
+export type LeaseRow = LeasesTable;

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { TaskledgerError } from "../core/errors.js";
+import { invalid, TaskledgerError } from "../core/errors.js";
 import type { TaskContext } from "./define.js";
 
 /** The context of the task running in the current async call chain (the seeds' `get_current_job()`). */
@@ -22,4 +22,12 @@ export function setTaskProgress(progress: number, data?: Record<string, unknown>
     );
   }
   return ctx.setProgress(progress, data);
+}
+
+/** A progress report as recorded: a number from 0 to 100, rounded; anything else is refused. */
+export function progressValue(progress: unknown): number {
+  if (typeof progress !== "number" || !Number.isFinite(progress) || progress < 0 || progress > 100) {
+    throw invalid("progress", `must be a number from 0 to 100 (got ${String(progress)})`);
+  }
+  return Math.round(progress);
 }

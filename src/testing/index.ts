@@ -26,6 +26,7 @@ import type { Task } from "../core/types.js";
 import { runtimeOf } from "../internals.js";
 import { pendingWork } from "../ledger/queries.js";
 import { createTaskledger, type Taskledger, type TaskledgerOptions } from "../taskledger.js";
+import { progressValue } from "../tasks/context.js";
 import type { PayloadOf, ResultOf, TaskDefinition } from "../tasks/define.js";
 import { type AttemptResult, startAttempt } from "../worker/runner.js";
 
@@ -94,11 +95,8 @@ export async function runTask<T extends TaskDefinition>(
   } as Task;
   const attempt = startAttempt({ ...definition, isolation: "none" }, task, {
     async setProgress(value, data) {
-      if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 100)
-        throw new RangeError(`progress must be a number from 0 to 100 (got ${String(value)})`);
-      progress.push(
-        data === undefined ? { progress: Math.round(value) } : { progress: Math.round(value), data },
-      );
+      const recorded = progressValue(value);
+      progress.push(data === undefined ? { progress: recorded } : { progress: recorded, data });
     },
     async pointOfNoReturn(reason) {
       pointsOfNoReturn.push(reason);

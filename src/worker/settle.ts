@@ -1,6 +1,6 @@
 import { type RetryTiming, retryDelay } from "../core/backoff.js";
 import { describeError } from "../core/errors.js";
-import { encodeJson } from "../core/json.js";
+import { bytesOver, encodeJson } from "../core/json.js";
 import { appendEntry, failureEntry } from "../core/task-log.js";
 import type { Task } from "../core/types.js";
 import type { Commit } from "../engine/commit.js";
@@ -58,16 +58,14 @@ export function toOutcome(
           now,
         );
       }
-      if (maxResultBytes !== undefined && encoded.length > maxResultBytes / 3) {
-        const bytes = Buffer.byteLength(encoded);
-        if (bytes > maxResultBytes) {
-          return failure(
-            task,
-            retry,
-            `Failed for: the returned value is ${bytes} bytes of JSON; the limit is ${maxResultBytes} (maxJsonBytes). Store large results elsewhere and return a reference`,
-            now,
-          );
-        }
+      const bytes = maxResultBytes === undefined ? undefined : bytesOver(encoded, maxResultBytes);
+      if (bytes !== undefined) {
+        return failure(
+          task,
+          retry,
+          `Failed for: the returned value is ${bytes} bytes of JSON; the limit is ${maxResultBytes} (maxJsonBytes). Store large results elsewhere and return a reference`,
+          now,
+        );
       }
       return { kind: "success", ...base, result: encoded };
     }

@@ -8,6 +8,7 @@ import { toTask } from "../ledger/rows.js";
 import { relay } from "../maintenance/relay.js";
 import { sweep } from "../maintenance/sweeper.js";
 import type { Runtime } from "../runtime.js";
+import { progressValue } from "../tasks/context.js";
 import { assertKnownQueue, knownQueues } from "../tasks/registry.js";
 import { type RunningAttempt, startAttempt } from "./runner.js";
 import { settle, toOutcome } from "./settle.js";
@@ -240,19 +241,17 @@ export function createWorker(
     });
   }
 
-  async function writeProgress(task: Task, progress: number, data?: Record<string, unknown>): Promise<void> {
-    if (typeof progress !== "number" || !Number.isFinite(progress) || progress < 0 || progress > 100) {
-      throw invalid("progress", `must be a number from 0 to 100 (got ${String(progress)})`);
-    }
+  async function writeProgress(task: Task, reported: number, data?: Record<string, unknown>): Promise<void> {
+    const progress = progressValue(reported);
     let written: Awaited<ReturnType<typeof ledger.recordProgress>>;
     try {
       written = await rt.transaction((tx) =>
-        ledger.recordProgress(tx, task.id, task.attempts, Math.round(progress), data, rt.clock.now()),
+        ledger.recordProgress(tx, task.id, task.attempts, progress, data, rt.clock.now()),
       );
     } catch (error) {
       // Progress is a report, not an outcome: a ledger that cannot take it now does not fail the task.
       if (!isTaskledgerError(error) || error.code !== "unavailable") throw error;
-      log(`task ${task.id}: progress ${Math.round(progress)} not recorded: ${error.message}`);
+      log(`task ${task.id}: progress ${progress} not recorded: ${error.message}`);
       return;
     }
     rt.bus.publish(written.notifications);
