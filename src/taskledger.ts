@@ -9,6 +9,7 @@ import { Commit } from "./engine/commit.js";
 import type { Engine } from "./engine/contract.js";
 import { createEmbeddedEngine } from "./engines/embedded/engine.js";
 import { createMemoryEngine } from "./engines/memory/engine.js";
+import { createUnconfiguredEngine, engineNeeded, NO_ENGINE } from "./engines/none.js";
 import { attachRuntime } from "./internals.js";
 import { type Database, DEFAULT_DATABASE_URL, type DialectName, openDatabase } from "./ledger/database.js";
 import { readSchedulerStatus } from "./ledger/leases.js";
@@ -233,6 +234,7 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
       void worker.stopped.then(() => workers.delete(worker));
       return Object.assign(worker, {
         async start() {
+          if (engine.name === NO_ENGINE) throw engineNeeded(database.dialect);
           await runtime.ready();
           await start();
         },
@@ -293,17 +295,18 @@ function selectEngine(option: TaskledgerOptions["engine"], database: Database): 
   }
   const name = option ?? process.env.TASKLEDGER_ENGINE ?? "embedded";
   if (name === "memory") return createMemoryEngine();
+  if (name === "embedded" && database.dialect !== "sqlite") {
+    // Not asked for by name: the ledger is readable, and enqueue or a worker says what to configure.
+    if (option === undefined && process.env.TASKLEDGER_ENGINE === undefined)
+      return createUnconfiguredEngine(database.dialect);
+    throw engineNeeded(database.dialect);
+  }
   if (name !== "embedded") {
     throw new TaskledgerError(
       name === "bullmq" ? "unavailable" : "invalid_input",
       `engine: ${name === "bullmq" ? "the bullmq engine is not available in this version" : `unknown engine ${JSON.stringify(name)}`} (choose embedded or memory)`,
       { field: "engine" },
     );
-  }
-  if (database.dialect !== "sqlite") {
-    throw new TaskledgerError("unavailable", "engine: the embedded engine needs a SQLite ledger", {
-      field: "engine",
-    });
   }
   return createEmbeddedEngine(database);
 }

@@ -1,4 +1,5 @@
-import { type Compilable, CompiledQuery, type Kysely, type QueryResult, SqliteAdapter, sql } from "kysely";
+import { type Compilable, CompiledQuery, type Kysely, type QueryResult, sql } from "kysely";
+import { capabilitiesOf } from "./capabilities.js";
 
 /**
  * Statements on the hot path (claim, start, settle, enqueue) are built with Kysely once per
@@ -111,7 +112,11 @@ const MAX_SHAPES = 8;
  *   writer holds the file, and each new id is the largest so far + 1). `RETURNING` was measured
  *   at about a fifth of the cost of a batch insert.
  *
- * Other dialects bind every value and return the ids.
+ * Other dialects bind every value and take the ids from `RETURNING`, in row order (ids rise
+ * within one statement, but need not be consecutive: another transaction may take some between);
+ * without `INSERT … RETURNING` (MySQL), rows are inserted one per statement, each id from the
+ * driver — never computed from the first id and a row count, which MySQL's interleaved
+ * auto-increment (`innodb_autoinc_lock_mode = 2`, its default) does not guarantee.
  */
 export function batchInserts(
   table: string,
@@ -194,9 +199,23 @@ export function batchInserts(
       .returning("id"),
   );
 
+  const one = statement((db, arg) => {
+    const row: Record<string, unknown> = {};
+    columns.forEach((column, c) => {
+      row[column] = arg(c);
+    });
+    for (const [column, literal] of Object.entries(literals)) row[column] = sql.raw(literal);
+    return db.insertInto(table).values(row);
+  });
+
   return async (db, rows) => {
-    const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
+    const caps = capabilitiesOf(db);
+    const sqlite = caps.consecutiveInsertIds;
     const ids: number[] = [];
+    if (!sqlite && !caps.insertReturning) {
+      for (const row of rows) ids.push(Number((await one.execute(db, row)).insertId));
+      return ids;
+    }
     let offset = 0;
     for (const size of chunkSizes(rows.length, CHUNK)) {
       const chunk = rows.slice(offset, offset + size);

@@ -3,7 +3,9 @@ import { dirname, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely } from "kysely";
 import { invalid, TaskledgerError } from "../core/errors.js";
+import { type Capabilities, SQLITE } from "./capabilities.js";
 import type { LedgerDatabase } from "./schema.js";
+import { openMysql, openPostgres } from "./servers.js";
 import { BetterSqliteDialect, SYNC_BUSY_MS } from "./sqlite-dialect.js";
 
 export type DialectName = "sqlite" | "postgres" | "mysql";
@@ -20,6 +22,8 @@ export interface Database {
   readonly identity: string;
   /** The raw SQLite handle (embedded engine fast paths, pragmas). */
   readonly sqlite: BetterSqlite3.Database | undefined;
+  /** What the database can do (RETURNING, upserts, partial indexes, …): the ledger's writes branch on it. */
+  readonly capabilities: Capabilities;
   /** Run `fn` in one transaction (on SQLite `BEGIN IMMEDIATE`): committed if it resolves, rolled back if it throws. */
   transaction<T>(fn: (tx: Kysely<LedgerDatabase>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -41,24 +45,25 @@ export interface OpenOptions {
    * folder does not leave an empty ledger behind.
    */
   readonly create?: boolean;
+  /** Connections in the pool of a server ledger (PostgreSQL, MySQL). Default 10. */
+  readonly poolSize?: number;
 }
 
 /**
- * Open a database from a URL: `sqlite:path/to/file.db`, `sqlite::memory:`, or a bare
- * `*.db` path. PostgreSQL and MySQL ledgers come with the scale-out engines.
+ * Open a database from a URL: `sqlite:path/to/file.db`, `sqlite::memory:`, a bare `*.db` path,
+ * `postgres://user:pass@host:5432/db` (the `pg` package), or `mysql://user:pass@host:3306/db`
+ * (MySQL or MariaDB, the `mysql2` package).
  */
 export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOptions = {}): Database {
   if (typeof url !== "string" || url.trim() === "") throw invalid("database", "must be a database URL");
   const sqlitePath = parseSqliteUrl(url);
   if (sqlitePath === undefined) {
-    if (/^(postgres|postgresql|mysql):/.test(url)) {
-      throw new TaskledgerError(
-        "unavailable",
-        `database: ${url.split(":")[0]} ledgers are not available in this version; use sqlite:FILE`,
-        { field: "database" },
-      );
-    }
-    throw invalid("database", `unsupported URL "${url}" (expected sqlite:FILE)`);
+    if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
+    if (/^(mysql|mariadb):\/\//.test(url)) return openMysql(url.replace(/^mariadb:/, "mysql:"), options);
+    throw invalid(
+      "database",
+      `unsupported URL "${url}" (expected sqlite:FILE, postgres://HOST/DB or mysql://HOST/DB)`,
+    );
   }
   const memory = sqlitePath === ":memory:";
   const file = memory ? undefined : resolve(sqlitePath);
@@ -98,6 +103,7 @@ export function openDatabase(url: string = DEFAULT_DATABASE_URL, options: OpenOp
     file,
     identity: file ?? `memory:${Math.random().toString(36).slice(2)}`,
     sqlite,
+    capabilities: SQLITE,
     transaction: dialect.transactions(db),
     close: () => db.destroy(),
   };

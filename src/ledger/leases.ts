@@ -1,4 +1,5 @@
 import type { SchedulerStatus } from "../core/types.js";
+import { capabilitiesOf } from "./capabilities.js";
 import type { Db } from "./ledger.js";
 import { toSchedulerStatus } from "./rows.js";
 
@@ -18,6 +19,7 @@ export async function holdLease(
   now: number,
   ttl: number,
 ): Promise<boolean> {
+  if (capabilitiesOf(db).upsert !== "on conflict") return holdLeaseLocked(db, name, holder, now, ttl);
   const row = await db
     .insertInto("leases")
     .values({ name, holder, acquired_at: now, renewed_at: now, expires_at: now + ttl })
@@ -40,6 +42,46 @@ export async function holdLease(
     .returning("holder")
     .executeTakeFirst();
   return row?.holder === holder;
+}
+
+/**
+ * The same, where an insert cannot carry a conditional update (MySQL): in one transaction, the
+ * row is made if missing (`INSERT IGNORE`), locked, and taken over only on the same conditions.
+ */
+async function holdLeaseLocked(
+  db: Db,
+  name: string,
+  holder: string,
+  now: number,
+  ttl: number,
+): Promise<boolean> {
+  const work = async (tx: Db) => {
+    await tx
+      .insertInto("leases")
+      .ignore()
+      .values({ name, holder, acquired_at: now, renewed_at: now, expires_at: now + ttl })
+      .execute();
+    const row = await tx
+      .selectFrom("leases")
+      .selectAll()
+      .where("name", "=", name)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!row) return false;
+    if (row.holder !== holder && Number(row.expires_at) > now) return false;
+    await tx
+      .updateTable("leases")
+      .set({
+        holder,
+        acquired_at: row.holder === holder ? row.acquired_at : now,
+        renewed_at: now,
+        expires_at: now + ttl,
+      })
+      .where("name", "=", name)
+      .execute();
+    return true;
+  };
+  return db.isTransaction ? work(db) : db.transaction().execute(work);
 }
 
 /** Give a lease up (clean shutdown), so another process takes over at once. */

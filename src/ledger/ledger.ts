@@ -1,6 +1,8 @@
 import { type ExpressionBuilder, type Kysely, sql } from "kysely";
 import type { NotificationName } from "../core/types.js";
+import { capabilitiesOf, typedInteger, typedText } from "./capabilities.js";
 import { batchInserts, CHUNK, chunkSizes, statement, statementsBySize } from "./compiled.js";
+import { lockedUpdate, updateReturns } from "./returning.js";
 import type { LedgerDatabase, NotificationRow, TaskRow } from "./schema.js";
 
 /**
@@ -202,10 +204,22 @@ export async function startAttempts(
   const rows: TaskRow[] = [];
   let offset = 0;
   for (const size of chunkSizes(deliveries.length, CHUNK)) {
-    const args: unknown[] = [now, holder.worker, holder.leaseUntil];
-    for (let i = offset; i < offset + size; i++) args.push(deliveries[i]!.id, deliveries[i]!.attempt - 1);
-    const { rows: started } = await startRows(size).execute<TaskRow>(db, args);
-    rows.push(...started);
+    const chunk = deliveries.slice(offset, offset + size);
+    if (updateReturns(db)) {
+      const args: unknown[] = [now, holder.worker, holder.leaseUntil];
+      for (const d of chunk) args.push(d.id, d.attempt - 1);
+      rows.push(...(await startRows(size).execute<TaskRow>(db, args)).rows);
+    } else {
+      const at = chunk.map((d) => ({ id: d.id, attempts: d.attempt - 1 }));
+      rows.push(
+        ...(await lockedUpdate<TaskRow>(
+          db,
+          "tasks",
+          startWhere(db, at, now),
+          startSet(now, holder.worker, holder.leaseUntil),
+        )),
+      );
+    }
     offset += size;
   }
   const notifications = await insertNotifications(
@@ -216,26 +230,33 @@ export async function startAttempts(
   return { value: rows, notifications };
 }
 
+const startSet =
+  (now: unknown, worker: unknown, leaseUntil: unknown) => (eb: ExpressionBuilder<any, any>) => ({
+    status: "running",
+    progress: 0,
+    attempts: eb("attempts", "+", 1),
+    started_at: now,
+    updated_at: now,
+    worker_id: worker,
+    lease_expires_at: leaseUntil,
+    no_return_at: null,
+    no_return_reason: null,
+  });
+
+const startWhere = (db: Db, rows: readonly AtAttempt[], now: unknown) => (query: any) =>
+  query
+    .where((eb: ExpressionBuilder<any, any>) => atAttempts(db, eb, rows))
+    .where("status", "not in", NOT_WAITING)
+    .where("run_at", "<=", now);
+
 /** Args: now, worker, lease until, then (id, attempts before the start) per delivery. */
 const startRows = statementsBySize((db, arg, size) => {
   const rows = Array.from({ length: size }, (_, i) => ({ id: arg(3 + 2 * i), attempts: arg(4 + 2 * i) }));
-  return db
-    .updateTable("tasks")
-    .set((eb: ExpressionBuilder<any, any>) => ({
-      status: "running",
-      progress: 0,
-      attempts: eb("attempts", "+", 1),
-      started_at: arg(0),
-      updated_at: arg(0),
-      worker_id: arg(1),
-      lease_expires_at: arg(2),
-      no_return_at: null,
-      no_return_reason: null,
-    }))
-    .where((eb: ExpressionBuilder<any, any>) => atAttempts(eb, rows))
-    .where("status", "not in", NOT_WAITING)
-    .where("run_at", "<=", arg(0))
-    .returningAll();
+  return startWhere(
+    db,
+    rows,
+    arg(0),
+  )(db.updateTable("tasks").set(startSet(arg(0), arg(1), arg(2)))).returningAll();
 });
 
 /** Progress of a running attempt; ignored (returns null) when the attempt is no longer current. */
@@ -247,14 +268,11 @@ export async function recordProgress(
   data: Record<string, unknown> | undefined,
   now: number,
 ): Promise<Written<TaskRow | null>> {
-  const row = (await db
-    .updateTable("tasks")
-    .set({ progress, updated_at: now })
-    .where("id", "=", id)
-    .where("attempts", "=", attempts)
-    .where("status", "=", sql.lit("running"))
-    .returningAll()
-    .executeTakeFirst()) as TaskRow | undefined;
+  const [row] = await updateTask(
+    db,
+    (q) => q.where("id", "=", id).where("attempts", "=", attempts).where("status", "=", sql.lit("running")),
+    { progress, updated_at: now },
+  );
   if (!row) return { value: null, notifications: [] };
   const notifications = await insertNotifications(
     db,
@@ -301,10 +319,8 @@ export async function settleOutcomes(
     for (const batch of distinctIdBatches(group)) {
       let offset = 0;
       for (const size of chunkSizes(batch.length, CHUNK)) {
-        const args: unknown[] = [final.status, final.failed, now];
         const chunk = batch.slice(offset, offset + size);
-        for (const o of chunk) args.push(o.id, o.attempts, o.kind === "success" ? o.result : o.log);
-        const { rows } = await settleRows[final.column](size).execute<TaskRow>(db, args);
+        const rows = await settleFinal(db, final, chunk, now);
         const byId = new Map(rows.map((row) => [Number(row.id), row]));
         for (const o of chunk) {
           const row = byId.get(o.id);
@@ -408,8 +424,13 @@ function byId(eb: ExpressionBuilder<any, any>, rows: readonly { id: unknown; val
   return cases.end();
 }
 
+interface AtAttempt {
+  readonly id: unknown;
+  readonly attempts: unknown;
+}
+
 /** `id IN (…) AND attempts = CASE id WHEN … END`: each row, at its own attempt only (the fence). */
-function atAttempts(eb: ExpressionBuilder<any, any>, rows: readonly { id: unknown; attempts: unknown }[]) {
+function atAttempts(db: Db, eb: ExpressionBuilder<any, any>, rows: readonly AtAttempt[]) {
   return eb.and([
     eb(
       "id",
@@ -421,11 +442,43 @@ function atAttempts(eb: ExpressionBuilder<any, any>, rows: readonly { id: unknow
       "=",
       byId(
         eb,
-        rows.map((r) => ({ id: r.id, value: r.attempts })),
+        rows.map((r) => ({ id: r.id, value: typedInteger(db, r.attempts) })),
       ),
     ),
   ]);
 }
+
+type Final = (typeof FINAL)[keyof typeof FINAL];
+
+interface Settled extends AtAttempt {
+  readonly text: unknown;
+}
+
+const settleSet =
+  (
+    db: Db,
+    column: "result" | "log",
+    rows: readonly Settled[],
+    status: unknown,
+    failed: unknown,
+    now: unknown,
+  ) =>
+  (eb: ExpressionBuilder<any, any>) => ({
+    status,
+    failed,
+    progress: 100,
+    [column]: byId(
+      eb,
+      rows.map((r) => ({ id: r.id, value: typedText(db, r.text) })),
+    ),
+    finished_at: now,
+    updated_at: now,
+  });
+
+const settleWhere = (db: Db, rows: readonly AtAttempt[]) => (query: any) =>
+  query
+    .where((eb: ExpressionBuilder<any, any>) => atAttempts(db, eb, rows))
+    .where("status", "not in", NOT_RUNNING);
 
 /** The fenced write of final outcomes: only the current attempt of a running task. */
 const settleRowsWith = (column: "result" | "log") =>
@@ -435,24 +488,37 @@ const settleRowsWith = (column: "result" | "log") =>
       attempts: arg(4 + 3 * i),
       text: arg(5 + 3 * i),
     }));
-    return db
-      .updateTable("tasks")
-      .set((eb: ExpressionBuilder<any, any>) => ({
-        status: arg(0),
-        failed: arg(1),
-        progress: 100,
-        [column]: byId(
-          eb,
-          rows.map((r) => ({ id: r.id, value: r.text })),
-        ),
-        finished_at: arg(2),
-        updated_at: arg(2),
-      }))
-      .where((eb: ExpressionBuilder<any, any>) => atAttempts(eb, rows))
-      .where("status", "not in", NOT_RUNNING)
-      .returningAll();
+    return settleWhere(
+      db,
+      rows,
+    )(db.updateTable("tasks").set(settleSet(db, column, rows, arg(0), arg(1), arg(2)))).returningAll();
   });
 const settleRows = { result: settleRowsWith("result"), log: settleRowsWith("log") };
+
+/** Final outcomes of one kind, distinct ids: the rows they were written to. */
+async function settleFinal(
+  db: Db,
+  final: Final,
+  outcomes: readonly Outcome[],
+  now: number,
+): Promise<TaskRow[]> {
+  const rows = outcomes.map((o) => ({
+    id: o.id,
+    attempts: o.attempts,
+    text: o.kind === "success" ? o.result : o.log,
+  }));
+  if (!updateReturns(db)) {
+    return lockedUpdate<TaskRow>(
+      db,
+      "tasks",
+      settleWhere(db, rows),
+      settleSet(db, final.column, rows, final.status, final.failed, now),
+    );
+  }
+  const args: unknown[] = [final.status, final.failed, now];
+  for (const r of rows) args.push(r.id, r.attempts, r.text);
+  return (await settleRows[final.column](rows.length).execute<TaskRow>(db, args)).rows;
+}
 
 /**
  * Back to `queued` — for another attempt at `retryAt`, or at once with the attempt given back
@@ -465,39 +531,52 @@ async function settleRequeue(
 ): Promise<TaskRow | undefined> {
   const released = outcome.kind === "released";
   const runAt = released ? now : (outcome.retryAt ?? now);
-  const requeued = await (released ? releaseRow : retryRow).execute<TaskRow>(db, [
-    outcome.id,
-    outcome.attempts,
-    outcome.log,
-    now,
-    runAt,
-  ]);
-  if (requeued.rows[0]) return requeued.rows[0];
+  const requeued = updateReturns(db)
+    ? (
+        await (released ? releaseRow : retryRow).execute<TaskRow>(db, [
+          outcome.id,
+          outcome.attempts,
+          outcome.log,
+          now,
+          runAt,
+        ])
+      ).rows
+    : await lockedUpdate<TaskRow>(
+        db,
+        "tasks",
+        requeueWhere(outcome.id, outcome.attempts),
+        requeueSet(released, outcome.log, now, runAt),
+      );
+  if (requeued[0]) return requeued[0];
   const log = `Canceled while running. ${outcome.log}`;
-  const { rows } = await settleRows
-    .log(1)
-    .execute<TaskRow>(db, ["canceled", 1, now, outcome.id, outcome.attempts, log]);
-  return rows[0];
+  const [row] = await settleFinal(db, FINAL.canceled, [{ ...outcome, kind: "canceled", log }], now);
+  return row;
 }
+
+const requeueSet =
+  (giveBack: boolean, log: unknown, now: unknown, runAt: unknown) => (eb: ExpressionBuilder<any, any>) => ({
+    status: "queued",
+    progress: 0,
+    log,
+    updated_at: now,
+    run_at: runAt,
+    ...(giveBack ? { attempts: eb("attempts", "-", 1) } : {}),
+  });
+
+const requeueWhere = (id: unknown, attempts: unknown) => (query: any) =>
+  query
+    .where("id", "=", id)
+    .where("attempts", "=", attempts)
+    .where("status", "=", sql.lit("running"))
+    .where("cancel_requested_at", "is", null);
 
 /** Args: id, attempts, log, now, run_at. */
 const requeueRow = (giveBack: boolean) =>
   statement((db, arg) =>
-    db
-      .updateTable("tasks")
-      .set((eb: ExpressionBuilder<any, any>) => ({
-        status: "queued",
-        progress: 0,
-        log: arg(2),
-        updated_at: arg(3),
-        run_at: arg(4),
-        ...(giveBack ? { attempts: eb("attempts", "-", 1) } : {}),
-      }))
-      .where("id", "=", arg(0))
-      .where("attempts", "=", arg(1))
-      .where("status", "=", sql.lit("running"))
-      .where("cancel_requested_at", "is", null)
-      .returningAll(),
+    requeueWhere(
+      arg(0),
+      arg(1),
+    )(db.updateTable("tasks").set(requeueSet(giveBack, arg(2), arg(3), arg(4)))).returningAll(),
   );
 const retryRow = requeueRow(false);
 const releaseRow = requeueRow(true);
@@ -520,13 +599,14 @@ export async function cancelWaiting(
   log: string,
   now: number,
 ): Promise<Written<TaskRow | null>> {
-  const row = (await db
-    .updateTable("tasks")
-    .set({ status: "canceled", failed: 1, progress: 100, log, finished_at: now, updated_at: now })
-    .where("id", "=", id)
-    .where("status", "in", statuses)
-    .returningAll()
-    .executeTakeFirst()) as TaskRow | undefined;
+  const [row] = await updateTask(db, (q) => q.where("id", "=", id).where("status", "in", statuses), {
+    status: "canceled",
+    failed: 1,
+    progress: 100,
+    log,
+    finished_at: now,
+    updated_at: now,
+  });
   if (!row) return { value: null, notifications: [] };
   return {
     value: row,
@@ -539,14 +619,11 @@ export async function cancelWaiting(
  * Null when the task is not running, or its attempt has passed its point of no return.
  */
 export async function requestCancel(db: Db, id: number, now: number): Promise<TaskRow | null> {
-  const row = (await db
-    .updateTable("tasks")
-    .set({ cancel_requested_at: now, updated_at: now })
-    .where("id", "=", id)
-    .where("status", "=", "running")
-    .where("no_return_at", "is", null)
-    .returningAll()
-    .executeTakeFirst()) as TaskRow | undefined;
+  const [row] = await updateTask(
+    db,
+    (q) => q.where("id", "=", id).where("status", "=", "running").where("no_return_at", "is", null),
+    { cancel_requested_at: now, updated_at: now },
+  );
   return row ?? null;
 }
 
@@ -562,15 +639,16 @@ export async function passPointOfNoReturn(
   reason: string,
   now: number,
 ): Promise<TaskRow | null> {
-  const row = (await db
-    .updateTable("tasks")
-    .set({ no_return_at: now, no_return_reason: reason, updated_at: now })
-    .where("id", "=", id)
-    .where("attempts", "=", attempts)
-    .where("status", "=", "running")
-    .where("cancel_requested_at", "is", null)
-    .returningAll()
-    .executeTakeFirst()) as TaskRow | undefined;
+  const [row] = await updateTask(
+    db,
+    (q) =>
+      q
+        .where("id", "=", id)
+        .where("attempts", "=", attempts)
+        .where("status", "=", "running")
+        .where("cancel_requested_at", "is", null),
+    { no_return_at: now, no_return_reason: reason, updated_at: now },
+  );
   return row ?? null;
 }
 
@@ -647,9 +725,17 @@ export async function extendLeases(
   let offset = 0;
   for (const size of chunkSizes(attempts.length, CHUNK)) {
     const chunk = attempts.slice(offset, offset + size);
-    const args: unknown[] = [worker, until];
-    for (const a of chunk) args.push(a.id, a.attempts);
-    const { rows } = await extendRows(size).execute<{ id: number; attempts: number }>(db, args);
+    let rows: { id: number; attempts: number }[];
+    if (updateReturns(db)) {
+      const args: unknown[] = [worker, until];
+      for (const a of chunk) args.push(a.id, a.attempts);
+      rows = (await extendRows(size).execute<{ id: number; attempts: number }>(db, args)).rows;
+    } else {
+      rows = await lockedUpdate(db, "tasks", extendWhere(db, chunk, worker), { lease_expires_at: until }, [
+        "id",
+        "attempts",
+      ]);
+    }
     for (const row of rows) kept.push({ id: Number(row.id), attempts: Number(row.attempts) });
     offset += size;
   }
@@ -659,14 +745,18 @@ export async function extendLeases(
 /** Args: worker, until, then (id, attempts) per attempt. */
 const extendRows = statementsBySize((db, arg, size) => {
   const rows = Array.from({ length: size }, (_, i) => ({ id: arg(2 + 2 * i), attempts: arg(3 + 2 * i) }));
-  return db
-    .updateTable("tasks")
-    .set({ lease_expires_at: arg(1) })
-    .where((eb: ExpressionBuilder<any, any>) => atAttempts(eb, rows))
-    .where("worker_id", "=", arg(0))
-    .where("status", "not in", NOT_RUNNING)
-    .returning(["id", "attempts"]);
+  return extendWhere(
+    db,
+    rows,
+    arg(0),
+  )(db.updateTable("tasks").set({ lease_expires_at: arg(1) })).returning(["id", "attempts"]);
 });
+
+const extendWhere = (db: Db, rows: readonly AtAttempt[], worker: unknown) => (query: any) =>
+  query
+    .where((eb: ExpressionBuilder<any, any>) => atAttempts(db, eb, rows))
+    .where("worker_id", "=", worker)
+    .where("status", "not in", NOT_RUNNING);
 
 /**
  * Reservations whose time has come become `queued` (the seeds' scheduler moving a job to its
@@ -701,7 +791,11 @@ export async function upsertWorker(
       started_at: now,
       last_seen_at: now,
     })
-    .onConflict((oc) => oc.column("id").doUpdateSet({ last_seen_at: now }))
+    .$call((insert) =>
+      capabilitiesOf(db).upsert === "on conflict"
+        ? insert.onConflict((oc) => oc.column("id").doUpdateSet({ last_seen_at: now }))
+        : insert.onDuplicateKeyUpdate({ last_seen_at: now }),
+    )
     .execute();
 }
 
@@ -716,4 +810,17 @@ export async function removeSilentWorkers(db: Db, before: number): Promise<void>
 
 export async function removeWorkers(db: Db, ids: readonly string[]): Promise<void> {
   if (ids.length) await db.deleteFrom("workers").where("id", "in", ids).execute();
+}
+
+/**
+ * A one-row (or few-row) update of tasks that gives back the rows it changed: `RETURNING` where
+ * the database has it, else locked by id, updated and read again (returning.ts).
+ */
+async function updateTask(
+  db: Db,
+  where: (query: any) => any,
+  set: Record<string, unknown>,
+): Promise<TaskRow[]> {
+  if (!updateReturns(db)) return lockedUpdate<TaskRow>(db, "tasks", where, set);
+  return (await where(db.updateTable("tasks").set(set)).returningAll().execute()) as TaskRow[];
 }

@@ -1,6 +1,8 @@
 import { sql } from "kysely";
 import type { ScheduleStatus } from "../core/types.js";
+import { typedInteger } from "./capabilities.js";
 import type { Db } from "./ledger.js";
+import { lockedUpdate, updateReturns } from "./returning.js";
 import { num } from "./rows.js";
 import type { ScheduledTaskRow } from "./schema.js";
 
@@ -81,12 +83,15 @@ export async function updateSchedule(
   set: Partial<Omit<ScheduledTaskRow, "id" | "created_at">>,
   now: number,
 ): Promise<ScheduledTaskRow | undefined> {
-  return (await db
-    .updateTable("scheduled_tasks")
-    .set({ ...set, updated_at: now })
-    .where("id", "=", id)
-    .returningAll()
-    .executeTakeFirst()) as ScheduledTaskRow | undefined;
+  const where = (query: any) => query.where("id", "=", id);
+  const values = { ...set, updated_at: now };
+  if (!updateReturns(db)) {
+    const [row] = await lockedUpdate<ScheduledTaskRow>(db, "scheduled_tasks", where, values);
+    return row;
+  }
+  return (await where(db.updateTable("scheduled_tasks").set(values)).returningAll().executeTakeFirst()) as
+    | ScheduledTaskRow
+    | undefined;
 }
 
 export interface Advance {
@@ -99,17 +104,17 @@ export interface Advance {
 /** Move fired (or skipped) schedules on, in one statement: a tick may fire hundreds at once. */
 export async function advanceSchedules(db: Db, rows: readonly Advance[], now: number): Promise<void> {
   if (rows.length === 0) return;
-  const byId = <T>(value: (row: Advance) => T) =>
+  const byId = <T>(value: (row: Advance) => T, big: boolean) =>
     sql<T>`case ${sql.ref("id")} ${sql.join(
-      rows.map((row) => sql`when ${row.id} then ${value(row)}`),
+      rows.map((row) => sql`when ${row.id} then ${typedInteger(db, value(row), big)}`),
       sql` `,
     )} end`;
   await db
     .updateTable("scheduled_tasks")
     .set({
-      next_run_at: byId((row) => row.nextRunAt),
-      last_run_at: byId((row) => row.lastRunAt),
-      run_count: byId((row) => row.runCount),
+      next_run_at: byId((row) => row.nextRunAt, true),
+      last_run_at: byId((row) => row.lastRunAt, true),
+      run_count: byId((row) => row.runCount, false),
       updated_at: now,
     })
     .where(
