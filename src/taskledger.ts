@@ -7,6 +7,7 @@ import { DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS } from "./core/time.js";
 import type { WorkerInfo } from "./core/types.js";
 import { Commit } from "./engine/commit.js";
 import type { Engine } from "./engine/contract.js";
+import { createBullmqEngine } from "./engines/bullmq/engine.js";
 import { createEmbeddedEngine } from "./engines/embedded/engine.js";
 import { createMemoryEngine } from "./engines/memory/engine.js";
 import { createUnconfiguredEngine, engineNeeded, NO_ENGINE } from "./engines/none.js";
@@ -45,9 +46,15 @@ export interface TaskledgerOptions {
   /**
    * What delivers tasks to workers: `"embedded"` (default, or `TASKLEDGER_ENGINE`): the SQLite
    * ledger is the queue, shared by every process on the file. `"memory"`: deliveries in this
-   * process's memory (tests; one process). Or an engine object.
+   * process's memory (tests; one process). `"bullmq"`: BullMQ on Redis (`redis`; the default
+   * when a Redis URL is given). Or an engine object.
    */
-  readonly engine?: "embedded" | "memory" | Engine;
+  readonly engine?: "embedded" | "memory" | "bullmq" | Engine;
+  /**
+   * Deliver tasks with BullMQ on this Redis (`redis://host:port`, or `TASKLEDGER_REDIS_URL`); the
+   * ledger stays in `database`. Needs the optional packages: `npm install bullmq ioredis`.
+   */
+  readonly redis?: string | { readonly url: string; readonly prefix?: string };
   /** The task definitions this instance can enqueue and run. */
   readonly tasks: readonly TaskDefinition[];
   /**
@@ -154,7 +161,7 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
     typeof options.database === "object" && options.database !== null
       ? options.database
       : openDatabase(options.database ?? process.env.TASKLEDGER_DATABASE_URL ?? DEFAULT_DATABASE_URL);
-  const engine = selectEngine(options.engine, database);
+  const engine = selectEngine(options, database);
   const clock = options.clock ?? systemClock;
   const bus = new NotificationBus();
   const notifier = createSqliteNotifier(database);
@@ -283,17 +290,27 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
   return attachRuntime(instance, runtime);
 }
 
-/** The engine named by the option (or `TASKLEDGER_ENGINE`); a setting that cannot be honoured is an error. */
-function selectEngine(option: TaskledgerOptions["engine"], database: Database): Engine {
+/**
+ * The engine named by the option (or `TASKLEDGER_ENGINE`), BullMQ when a Redis URL is given (or
+ * `TASKLEDGER_REDIS_URL`); a setting that cannot be honoured is an error.
+ */
+function selectEngine(options: TaskledgerOptions, database: Database): Engine {
+  const option = options.engine;
   if (typeof option === "object" && option !== null) return option;
-  if (process.env.TASKLEDGER_REDIS_URL) {
-    throw new TaskledgerError(
-      "unavailable",
-      "TASKLEDGER_REDIS_URL is set, but this version has no engine on Redis: unset it to use the embedded engine",
-      { field: "redis" },
-    );
+  const redis = compileRedis(options.redis);
+  if (option !== undefined && option !== "bullmq" && options.redis !== undefined) {
+    throw invalid("redis", `is for the bullmq engine, but engine is ${JSON.stringify(option)}`);
   }
-  const name = option ?? process.env.TASKLEDGER_ENGINE ?? "embedded";
+  const name = option ?? process.env.TASKLEDGER_ENGINE ?? (redis ? "bullmq" : "embedded");
+  if (name === "bullmq") {
+    if (!redis) {
+      throw invalid(
+        "redis",
+        'the bullmq engine needs a Redis URL: redis: "redis://host:port" or TASKLEDGER_REDIS_URL',
+      );
+    }
+    return createBullmqEngine(redis);
+  }
   if (name === "memory") return createMemoryEngine();
   if (name === "embedded" && database.dialect !== "sqlite") {
     // Not asked for by name: the ledger is readable, and enqueue or a worker says what to configure.
@@ -302,13 +319,23 @@ function selectEngine(option: TaskledgerOptions["engine"], database: Database): 
     throw engineNeeded(database.dialect);
   }
   if (name !== "embedded") {
-    throw new TaskledgerError(
-      name === "bullmq" ? "unavailable" : "invalid_input",
-      `engine: ${name === "bullmq" ? "the bullmq engine is not available in this version" : `unknown engine ${JSON.stringify(name)}`} (choose embedded or memory)`,
-      { field: "engine" },
-    );
+    throw invalid("engine", `unknown engine ${JSON.stringify(name)} (choose embedded, memory or bullmq)`);
   }
   return createEmbeddedEngine(database);
+}
+
+/** The `redis` option (or `TASKLEDGER_REDIS_URL`), checked. */
+function compileRedis(option: TaskledgerOptions["redis"]): { url: string; prefix?: string } | undefined {
+  const value = option ?? process.env.TASKLEDGER_REDIS_URL ?? undefined;
+  if (value === undefined || value === "") return undefined;
+  const { url, prefix } = typeof value === "string" ? { url: value, prefix: undefined } : value;
+  if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
+    throw invalid("redis", "must be a redis:// or rediss:// URL");
+  }
+  if (prefix !== undefined && (typeof prefix !== "string" || !/^[A-Za-z0-9_.{}-]{1,64}$/.test(prefix))) {
+    throw invalid("redis.prefix", "must be 1-64 letters, digits, _ . - { }");
+  }
+  return prefix === undefined ? { url } : { url, prefix };
 }
 
 function compileSettings(options: TaskledgerOptions): Settings {

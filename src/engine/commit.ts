@@ -1,5 +1,5 @@
 import type { NotificationRow } from "../ledger/schema.js";
-import type { Delivery, Engine, Tx } from "./contract.js";
+import type { Delivery, Engine, TakeRequest, Tx } from "./contract.js";
 
 /**
  * What a ledger transaction owes the rest of the world once it commits — the one dispatcher
@@ -13,6 +13,7 @@ export class Commit {
   #deliveries: Delivery[] = [];
   #withdrawn: number[] = [];
   #cancels: number[] = [];
+  #taken: Delivery[] = [];
   #changed = false;
 
   constructor(
@@ -42,6 +43,13 @@ export class Commit {
     else await this.engine.withdraw(ids, this.tx);
   }
 
+  /** Take due deliveries for a worker's round; the engine hears once the round commits (`taken`). */
+  async take(request: TakeRequest): Promise<Delivery[]> {
+    const deliveries = await this.engine.take(request, this.tx);
+    if (this.engine.taken && deliveries.length > 0) this.#taken.push(...deliveries);
+    return deliveries;
+  }
+
   /** A cancel was requested for these running tasks: tell whoever holds them, after the commit. */
   cancel(ids: readonly number[]): void {
     if (ids.length === 0) return;
@@ -68,6 +76,7 @@ export class Commit {
     onDeliveryError(error: unknown): void;
   }): Promise<void> {
     hooks.publish(this.notifications);
+    if (this.#taken.length > 0) await this.engine.taken?.(this.#taken).catch(hooks.onDeliveryError);
     if (this.#withdrawn.length > 0)
       await this.engine.withdraw(this.#withdrawn, undefined).catch(hooks.onDeliveryError);
     if (this.#deliveries.length > 0)

@@ -65,11 +65,25 @@ export interface Engine {
    * start refuses (stale, a duplicate) is dropped.
    */
   take(request: TakeRequest, tx: Tx): Promise<Delivery[]>;
+  /**
+   * The round that took these deliveries committed: their fenced start is decided, so the engine
+   * may let them go for good. For an engine outside the ledger's database, which cannot consume a
+   * delivery inside the round's transaction (BullMQ completes its jobs here; until then its lock
+   * and stall check keep them). Not called when the round failed: what it took must come back.
+   * Engines that consume in `take` leave it out.
+   */
+  taken?(deliveries: readonly Delivery[]): Promise<void>;
   /** The earliest `runAt` among deliveries of these queues not yet due, or null when none waits. */
   nextDue(queues: readonly string[], now: number): Promise<number | null>;
   /** Carry "cancel the running attempt of these tasks" to whichever process holds them. */
   signalCancel(ids: readonly number[]): void;
   /** Hear cancel signals (from this process and others). */
   onCancel(listener: (ids: readonly number[]) => void): () => void;
+  /**
+   * Hear that deliveries may be waiting (from this process and others): idle workers take. For an
+   * engine outside the ledger, whose deliveries arrive after the commit that the ledger's own
+   * wake-up (`Notifier`) reports. Engines whose deliveries are the ledger's rows leave it out.
+   */
+  onDelivered?(listener: () => void): () => void;
   close(): Promise<void>;
 }

@@ -155,7 +155,7 @@ export function createWorker(
       if (free > 0) {
         // Reservations whose time has come are `queued` from now on.
         await ledger.promoteDueReservations(tx, now);
-        const deliveries = await rt.engine.take({ worker: id, queues, limit: free, now }, tx);
+        const deliveries = await commit.take({ worker: id, queues, limit: free, now });
         caughtUp = deliveries.length < free;
         if (deliveries.length > 0) {
           // The fenced start: a delivery that is stale or a duplicate starts nothing, and is dropped.
@@ -367,9 +367,12 @@ export function createWorker(
       const uncancel = rt.engine.onCancel((ids) => {
         for (const taskId of ids) held.get(taskId)?.attempt.cancel();
       });
+      // An engine outside the ledger says when deliveries arrive (after the commit the notifier reports).
+      const undelivered = rt.engine.onDelivered?.(onWake);
       unsubscribe = () => {
         unwake();
         uncancel();
+        undelivered?.();
       };
       lastBeat = rt.clock.now();
       every(rt.settings.heartbeatMs, heartbeat);

@@ -1,25 +1,38 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Delivery, Engine } from "../../src/engine/contract.js";
+import { createBullmqEngine } from "../../src/engines/bullmq/engine.js";
 import { createMemoryEngine } from "../../src/engines/memory/engine.js";
 import { createTaskledger, defineTask, type Taskledger, type TaskledgerOptions } from "../../src/index.js";
 import { runtimeOf } from "../../src/internals.js";
 import * as ledger from "../../src/ledger/ledger.js";
 import { gate, ManualClock } from "../flow/fixture.js";
 import { tempDatabase, waitFor } from "../helpers/index.js";
+import { dropPrefixes, needsRedis, testPrefix, testRedisUrl } from "./bullmq-redis.js";
 
 /**
  * The engine contract's promises, for every engine (the ledger decides, the engine delivers).
  * Each `describe` runs the same statements against one engine; an engine on a server joins the
  * list with the services it needs.
  */
-const ENGINES: { name: string; make: () => "embedded" | Engine }[] = [
+const ENGINES: {
+  name: string;
+  make: () => "embedded" | Engine;
+  /** Skips (saying why) where the engine's services are missing. */
+  needs?: (ctx: { skip: (note?: string) => void }) => void;
+}[] = [
   { name: "embedded", make: () => "embedded" },
   { name: "memory", make: () => createMemoryEngine() },
+  {
+    name: "bullmq (Redis)",
+    make: () => createBullmqEngine({ url: testRedisUrl()!, prefix: testPrefix() }),
+    needs: needsRedis,
+  },
 ];
 
 const opened: Taskledger[] = [];
 afterEach(async () => {
   for (const tl of opened.splice(0)) await tl.close();
+  await dropPrefixes();
 });
 
 function open(
@@ -37,15 +50,16 @@ const count = defineTask({ name: "count", run: (n: number) => n });
 /** Take what is due for `worker` and start it, in one round, as a worker does. */
 async function takeAndStart(tl: Taskledger, worker: string, now: number, queues = ["default"]) {
   const rt = runtimeOf(tl);
-  return rt.transaction(async (tx) => {
-    const taken = await rt.engine.take({ worker, queues, limit: 10, now }, tx);
+  return rt.write(async (tx, commit) => {
+    const taken = await commit.take({ worker, queues, limit: 10, now });
     const started = await ledger.startAttempts(tx, taken, now, { worker, leaseUntil: now + 1_000 });
     return { taken, started: started.value.map((row) => Number(row.id)) };
   });
 }
 
-for (const { name, make } of ENGINES) {
+for (const { name, make, needs } of ENGINES) {
   describe(`the ${name} engine`, () => {
+    if (needs) beforeEach((ctx) => needs(ctx));
     it("deliveries are idempotent by task and attempt: a repeated one starts nothing more", async () => {
       const tl = open(make(), { tasks: [count] });
       const task = await tl.tasks.enqueue(count, 1, { description: "once" });

@@ -1,0 +1,506 @@
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { TaskledgerError } from "../../core/errors.js";
+import type { Delivery, Engine } from "../../engine/contract.js";
+import { type Driver, type Job, loadDriver, type Queue, type RedisClient, type Worker } from "./driver.js";
+
+export interface BullmqEngineOptions {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://`). */
+  readonly url: string;
+  /** The first part of every key and channel: queue `q` is BullMQ's queue `q` under `{prefix}:`. Default `taskledger`. */
+  readonly prefix?: string;
+  /**
+   * The longest a Redis call may hold its caller, ms (default 2 000): an enqueue whose delivery
+   * cannot reach Redis in time returns its recorded task; the delivery follows when Redis is back.
+   */
+  readonly timeoutMs?: number;
+  /** BullMQ's lock on a fetched job until the round that took it commits, ms. Default 30 000. */
+  readonly lockMs?: number;
+}
+
+/**
+ * Taskledger priorities lie in ±1 000 000, higher first; BullMQ's lie in 1…2 097 152, lower
+ * first, and 0 means "none" — a job without one is taken before every prioritized job, so every
+ * job here carries one.
+ */
+const PRIORITY_OFFSET = 1_000_001;
+export const toBullmqPriority = (priority: number): number => PRIORITY_OFFSET - priority;
+const fromBullmqPriority = (priority: number): number => PRIORITY_OFFSET - priority;
+
+/** `t{taskId}-{attempt}`: a retry is a new job, never swallowed by an old attempt's id. */
+export const jobIdOf = (d: Pick<Delivery, "id" | "attempt">): string => `t${d.id}-${d.attempt}`;
+/** BullMQ refuses `:` in queue names; taskledger allows it (and never `%`). */
+export const bullmqQueueName = (queue: string): string => queue.replaceAll(":", "%3A");
+
+/** What a job carries: which attempt, and the ledger's time for it (BullMQ forgets a delay once it is promoted). */
+interface JobData {
+  readonly taskId: number;
+  readonly attempt: number;
+  readonly runAt: number;
+}
+
+/** BullMQ orders delayed jobs by `timestamp * 0x1000 + n` (getDelayedScore.lua). */
+const DELAYED_SCORE_UNIT = 0x1000;
+/** Undelivered deliveries kept for a retry when Redis is back; beyond this the relay has them. */
+const MAX_PENDING = 100_000;
+
+/**
+ * The engine on BullMQ and Redis, with the ledger on any database. One BullMQ queue per
+ * taskledger queue; a delivery is a job `t{id}-{attempt}` whose data says which attempt (no
+ * payload: that is the ledger's). Jobs are added after the ledger commits (`after-commit`), so a
+ * crash in between, or a Redis that lost its data, is made good by the relay (the ledger's waiting
+ * rows, delivered again; a job id that exists is kept).
+ *
+ * A worker's round takes jobs without blocking (it holds the ledger's transaction meanwhile) and
+ * completes them once the round commits (`taken`): the ledger's start decides, and from then on
+ * the ledger's lease, not BullMQ, says whether the attempt is alive. BullMQ's lock and stall check
+ * cover only the moment between the fetch and the commit. Idle workers wake on a pub/sub message
+ * sent after each delivery; cancel signals travel on another channel.
+ */
+export function createBullmqEngine(options: BullmqEngineOptions): Engine {
+  const prefix = options.prefix ?? "taskledger";
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const lockMs = options.lockMs ?? 30_000;
+  const where = redisLocation(options.url);
+  /** This engine's BullMQ worker token, and the sender id of its signals. */
+  const token = `taskledger-${randomBytes(6).toString("hex")}`;
+  const channels = { cancel: `${prefix}:cancel`, delivered: `${prefix}:delivered` };
+  /** Which queue and attempt each task's pending job has (withdraw is given task ids only). */
+  const indexKey = `${prefix}:deliveries`;
+
+  let opened: Promise<{ driver: Driver; client: RedisClient; consuming: RedisClient }> | undefined;
+  let subscriber: RedisClient | undefined;
+  let closed = false;
+  const queues = new Map<string, Queue>();
+  const consumers = new Map<string, Worker>();
+  /** Jobs taken by a round whose commit has not been reported yet. */
+  const held = new Map<string, { job: Job; at: number }>();
+  /** Deliveries Redis did not take (it was unreachable): sent again when it is back. */
+  const pending = new Map<string, Delivery>();
+  const signals = new EventEmitter();
+  signals.setMaxListeners(0);
+
+  /** Redis unreachable: said once per outage, and again once it is over. */
+  let outage: string | undefined;
+  const log = (message: string) => console.error(`taskledger bullmq engine (${where}): ${message}`);
+  function unreachable(error: unknown): void {
+    if (outage !== undefined || closed) return;
+    outage = String((error as Error)?.message ?? error);
+    log(
+      `Redis is unreachable (${outage}). Tasks are recorded in the ledger and delivered when it is back ` +
+        "(by this process, and by every worker's relay); workers take nothing from Redis meanwhile.",
+    );
+  }
+
+  function open() {
+    opened ??= (async () => {
+      const driver = await loadDriver();
+      // Fail fast while Redis is away: the ledger has every delivery, and callers must not hang.
+      const failFast = {
+        enableOfflineQueue: false,
+        commandTimeout: timeoutMs,
+        connectTimeout: timeoutMs,
+        retryStrategy: (times: number) => Math.min(times * 100, 1_000),
+      };
+      const client = new driver.Redis(options.url, { ...failFast, maxRetriesPerRequest: 1 });
+      client.on("error", unreachable);
+      client.on("ready", () => void reconnected());
+      // BullMQ's workers insist on maxRetriesPerRequest: null; they never block here.
+      const consuming = new driver.Redis(options.url, { ...failFast, maxRetriesPerRequest: null });
+      consuming.on("error", unreachable);
+      return { driver, client, consuming };
+    })();
+    return opened;
+  }
+
+  /** The client, once connected (at most `timeoutMs`). */
+  async function connected(): Promise<RedisClient> {
+    if (closed) throw new TaskledgerError("closed", "the bullmq engine is closed");
+    const { client } = await open();
+    if (client.status !== "ready") {
+      await within(
+        new Promise<void>((resolve) => client.once("ready", resolve)),
+        `connecting to Redis at ${where}`,
+      );
+    }
+    return client;
+  }
+
+  async function reconnected(): Promise<void> {
+    if (outage === undefined) return;
+    const backlog = [...pending.values()];
+    pending.clear();
+    outage = undefined;
+    if (backlog.length > 0) await deliver(backlog);
+    log(
+      `Redis is reachable again${backlog.length > 0 ? `; ${backlog.length} delivery(ies) held back meanwhile were sent` : ""}.`,
+    );
+    signals.emit("delivered");
+  }
+
+  function within<T>(work: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TaskledgerError("unavailable", `${what} took longer than ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  }
+
+  async function queueOf(name: string): Promise<Queue> {
+    const { driver } = await open();
+    let queue = queues.get(name);
+    if (!queue) {
+      queue = new driver.Queue(bullmqQueueName(name), { connection: (await open()).client, prefix });
+      queue.on("error", unreachable);
+      queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async function consumerOf(name: string): Promise<Worker> {
+    const { driver, consuming } = await open();
+    let consumer = consumers.get(name);
+    if (!consumer) {
+      consumer = new driver.Worker(bullmqQueueName(name), null, {
+        connection: consuming,
+        prefix,
+        autorun: false,
+        lockDuration: lockMs,
+        stalledInterval: lockMs,
+        // A stalled job only means a process died between fetching it and its round's commit:
+        // it goes back to waiting however often that happens (the ledger counts attempts).
+        maxStalledCount: Number.MAX_SAFE_INTEGER,
+      });
+      consumer.on("error", unreachable);
+      consumers.set(name, consumer);
+      void consumer.startStalledCheckTimer().catch(unreachable);
+    }
+    return consumer;
+  }
+
+  async function carry(deliveries: readonly Delivery[]): Promise<void> {
+    const client = await connected();
+    const now = Date.now();
+    const byQueue = new Map<string, Delivery[]>();
+    const index: Record<string, string> = {};
+    for (const d of deliveries) {
+      const list = byQueue.get(d.queue);
+      if (list) list.push(d);
+      else byQueue.set(d.queue, [d]);
+      index[d.id] = JSON.stringify([d.queue, d.attempt]);
+    }
+    await Promise.all([
+      client.hset(indexKey, index),
+      ...[...byQueue].map(async ([name, list]) => {
+        const queue = await queueOf(name);
+        await queue.addBulk(
+          list.map((d) => ({
+            name: "task",
+            data: { taskId: d.id, attempt: d.attempt, runAt: d.runAt } satisfies JobData,
+            opts: {
+              jobId: jobIdOf(d),
+              priority: toBullmqPriority(d.priority),
+              // BullMQ's delayed time is timestamp + delay: exactly the ledger's runAt.
+              timestamp: Math.min(d.runAt, now),
+              delay: Math.max(0, d.runAt - now),
+              removeOnComplete: true,
+              // A failed job would keep its id and block the relay's redelivery: none is kept.
+              removeOnFail: true,
+            },
+          })),
+        );
+      }),
+    ]);
+    // Idle workers in every process take what just arrived.
+    await client.publish(channels.delivered, "");
+  }
+
+  async function deliver(deliveries: readonly Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    try {
+      await within(carry(deliveries), `delivering ${deliveries.length} task(s) to Redis at ${where}`);
+    } catch (error) {
+      if (closed) throw error;
+      if (error instanceof TaskledgerError && error.code !== "unavailable") throw error;
+      unreachable(error);
+      for (const d of deliveries) if (pending.size < MAX_PENDING) pending.set(jobIdOf(d), d);
+    }
+  }
+
+  /** Jobs of `name` due by the caller's clock that BullMQ (on this host's clock) holds as delayed. */
+  async function promoteDue(name: string, now: number, limit: number): Promise<void> {
+    const client = await connected();
+    const ids = await client.zrangebyscore(
+      `${prefix}:${bullmqQueueName(name)}:delayed`,
+      0,
+      (now + 1) * DELAYED_SCORE_UNIT - 1,
+      "LIMIT",
+      0,
+      limit,
+    );
+    if (ids.length === 0) return;
+    const { driver } = await open();
+    const queue = await queueOf(name);
+    await Promise.all(
+      ids.map(async (id) => {
+        const job = await driver.Job.fromId(queue, id);
+        await job?.promote().catch(() => {}); // promoted meanwhile
+      }),
+    );
+  }
+
+  /** Fetch up to `want` jobs of one queue: one call to learn whether any waits, then the rest at once. */
+  async function fetch(name: string, want: number): Promise<Job[]> {
+    const consumer = await consumerOf(name);
+    const first = await consumer.getNextJob(token, { block: false });
+    if (!first) return [];
+    if (want === 1) return [first];
+    const rest = await Promise.all(
+      Array.from({ length: want - 1 }, () => consumer.getNextJob(token, { block: false })),
+    );
+    return [first, ...rest.filter((job): job is Job => job !== undefined)];
+  }
+
+  function toDelivery(job: Job, queue: string): Delivery | undefined {
+    const data = job.data as Partial<JobData> | null;
+    if (
+      !data ||
+      !Number.isSafeInteger(data.taskId) ||
+      !Number.isSafeInteger(data.attempt) ||
+      !Number.isFinite(data.runAt)
+    )
+      return undefined;
+    return {
+      id: data.taskId!,
+      attempt: data.attempt!,
+      queue,
+      priority: fromBullmqPriority(job.priority),
+      runAt: data.runAt!,
+    };
+  }
+
+  async function take(queuesInOrder: readonly string[], limit: number, now: number, taken: Delivery[]) {
+    // A round that never reported its commit (it failed) left its jobs to BullMQ's stall check.
+    for (const [id, h] of held) if (h.at < Date.now() - lockMs) held.delete(id);
+    for (const name of queuesInOrder) {
+      const want = limit - taken.length;
+      if (want <= 0) break;
+      if (now > Date.now()) await promoteDue(name, now, want);
+      for (const job of await fetch(name, want)) {
+        const delivery = toDelivery(job, name);
+        if (!delivery) {
+          // Not a taskledger job: nothing can start from it.
+          void job.moveToCompleted(null, token, false).catch(() => {});
+        } else if (delivery.runAt > now) {
+          // Due by this host's clock, not yet by the caller's (clocks apart): back until its time.
+          void job.moveToDelayed(delivery.runAt, token).catch(() => {});
+        } else {
+          held.set(jobIdOf(delivery), { job, at: Date.now() });
+          taken.push(delivery);
+        }
+      }
+    }
+  }
+
+  function subscribe(event: "cancel" | "delivered", listener: (...args: any[]) => void): () => void {
+    signals.on(event, listener);
+    if (!subscriber && !closed) {
+      void open()
+        .then(({ driver }) => {
+          if (subscriber || closed) return;
+          // Its own connection (a subscribed one can do nothing else); ioredis subscribes again
+          // after a reconnect, and a wake then lets workers read what they may have missed.
+          const sub = new driver.Redis(options.url, {
+            maxRetriesPerRequest: null,
+            retryStrategy: (times) => Math.min(times * 100, 1_000),
+          });
+          subscriber = sub;
+          sub.on("error", unreachable);
+          let ready = false;
+          sub.on("ready", () => {
+            if (ready) signals.emit("delivered");
+            ready = true;
+          });
+          sub.on("message", (channel: string, message: string) => {
+            if (channel === channels.delivered) signals.emit("delivered");
+            else if (channel === channels.cancel) {
+              const signal = parseCancel(message);
+              if (signal && signal.from !== token) signals.emit("cancel", signal.ids);
+            }
+          });
+          return sub.subscribe(channels.cancel, channels.delivered);
+        })
+        .catch(unreachable);
+    }
+    return () => signals.off(event, listener);
+  }
+
+  return {
+    name: "bullmq",
+    delivery: "after-commit",
+
+    async migrate() {
+      const client = await connected();
+      const memory = await within(client.info("memory"), `reading Redis's settings at ${where}`);
+      const policy = /^maxmemory_policy:(\S+)/m.exec(memory)?.[1];
+      if (policy !== undefined && policy !== "noeviction") {
+        throw new TaskledgerError(
+          "unavailable",
+          `Redis at ${where} has maxmemory-policy ${policy}: under memory pressure it would drop queued jobs ` +
+            "without a word. Set it to noeviction: redis-cli CONFIG SET maxmemory-policy noeviction " +
+            "(and `maxmemory-policy noeviction` in redis.conf), or give taskledger a Redis of its own.",
+          { field: "redis" },
+        );
+      }
+    },
+
+    deliver(deliveries) {
+      return deliver(deliveries);
+    },
+
+    async withdraw(ids) {
+      if (ids.length === 0) return;
+      try {
+        await within(
+          (async () => {
+            const client = await connected();
+            const fields = ids.map(String);
+            const found = await client.hmget(indexKey, ...fields);
+            await Promise.all(
+              found.map(async (value, i) => {
+                if (!value) return;
+                const [queue, attempt] = JSON.parse(value) as [string, number];
+                // A job already taken is locked and stays: the fenced start refuses a canceled task.
+                await (await queueOf(queue)).remove(jobIdOf({ id: ids[i]!, attempt }));
+              }),
+            );
+            await client.hdel(indexKey, ...fields);
+          })(),
+          `withdrawing ${ids.length} task(s) from Redis at ${where}`,
+        );
+      } catch (error) {
+        // Harmless when it fails: the fenced start refuses the canceled task and its job is dropped.
+        unreachable(error);
+      }
+    },
+
+    async take(request) {
+      const taken: Delivery[] = [];
+      try {
+        await within(
+          take(request.queues, request.limit, request.now, taken),
+          `taking jobs from Redis at ${where}`,
+        );
+      } catch (error) {
+        // The round goes on without Redis (it writes outcomes); what was fetched in time is taken.
+        unreachable(error);
+      }
+      return [...taken];
+    },
+
+    async taken(deliveries) {
+      const jobs: Job[] = [];
+      for (const d of deliveries) {
+        const h = held.get(jobIdOf(d));
+        if (!h) continue;
+        held.delete(jobIdOf(d));
+        jobs.push(h.job);
+      }
+      if (jobs.length === 0) return;
+      try {
+        await within(
+          Promise.all([
+            // Lost locks (a round slower than lockMs) are harmless: the job returns and is refused.
+            ...jobs.map((job) => job.moveToCompleted(null, token, false).catch(() => {})),
+            connected().then((client) => client.hdel(indexKey, ...deliveries.map((d) => String(d.id)))),
+          ]),
+          `completing ${jobs.length} job(s) in Redis at ${where}`,
+        );
+      } catch (error) {
+        unreachable(error);
+      }
+    },
+
+    async nextDue(names) {
+      try {
+        const client = await connected();
+        const firsts = await within(
+          Promise.all(
+            names.map((name) =>
+              client.zrange(`${prefix}:${bullmqQueueName(name)}:delayed`, 0, 0, "WITHSCORES"),
+            ),
+          ),
+          `reading delayed jobs in Redis at ${where}`,
+        );
+        let next: number | null = null;
+        for (const [, score] of firsts) {
+          if (score === undefined) continue;
+          const at = Math.floor(Number(score) / DELAYED_SCORE_UNIT);
+          if (next === null || at < next) next = at;
+        }
+        return next;
+      } catch (error) {
+        unreachable(error);
+        return null; // the worker's poll tries again
+      }
+    },
+
+    signalCancel(ids) {
+      if (ids.length === 0) return;
+      signals.emit("cancel", ids);
+      void connected()
+        .then((client) => client.publish(channels.cancel, JSON.stringify({ from: token, ids })))
+        .catch(unreachable);
+    },
+
+    onCancel(listener) {
+      return subscribe("cancel", listener);
+    },
+
+    onDelivered(listener) {
+      return subscribe("delivered", listener);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      signals.removeAllListeners();
+      if (!opened) return;
+      const { client, consuming } = await opened.catch(() => ({ client: undefined, consuming: undefined }));
+      const settle = (work: Promise<unknown>) => within(work, "closing").catch(() => {});
+      await Promise.all([...consumers.values()].map((c) => settle(c.close(true))));
+      await Promise.all([...queues.values()].map((q) => settle(q.close())));
+      for (const c of [client, consuming, subscriber]) {
+        if (!c) continue;
+        if (c.status === "ready") await settle(c.quit());
+        c.disconnect();
+      }
+      consumers.clear();
+      queues.clear();
+      held.clear();
+    },
+  };
+}
+
+function parseCancel(message: string): { from: string; ids: number[] } | undefined {
+  try {
+    const value = JSON.parse(message) as { from?: unknown; ids?: unknown };
+    if (typeof value.from !== "string" || !Array.isArray(value.ids)) return undefined;
+    return { from: value.from, ids: value.ids.filter((id): id is number => Number.isSafeInteger(id)) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** host:port of a Redis URL, without credentials, for messages. */
+export function redisLocation(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || "6379"}${parsed.pathname.length > 1 ? parsed.pathname : ""}`;
+  } catch {
+    return "(an invalid Redis URL)";
+  }
+}
