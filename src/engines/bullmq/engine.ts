@@ -41,6 +41,8 @@ interface JobData {
 
 /** BullMQ orders delayed jobs by `timestamp * 0x1000 + n` (getDelayedScore.lua). */
 const DELAYED_SCORE_UNIT = 0x1000;
+/** The longest a round's take may hold the ledger transaction waiting for Redis, ms. */
+const TAKE_TIMEOUT_MS = 500;
 /** Undelivered deliveries kept for a retry when Redis is back; beyond this the relay has them. */
 const MAX_PENDING = 100_000;
 
@@ -70,6 +72,8 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
 
   let opened: Promise<{ driver: Driver; client: RedisClient; consuming: RedisClient }> | undefined;
   let subscriber: RedisClient | undefined;
+  /** Redis answered once: from then on a lost connection is an outage, not a start. */
+  let reached = false;
   let closed = false;
   const queues = new Map<string, Queue>();
   const consumers = new Map<string, Worker>();
@@ -104,7 +108,10 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       };
       const client = new driver.Redis(options.url, { ...failFast, maxRetriesPerRequest: 1 });
       client.on("error", unreachable);
-      client.on("ready", () => void reconnected());
+      client.on("ready", () => {
+        reached = true;
+        void reconnected();
+      });
       // BullMQ's workers insist on maxRetriesPerRequest: null; they never block here.
       const consuming = new driver.Redis(options.url, { ...failFast, maxRetriesPerRequest: null });
       consuming.on("error", unreachable);
@@ -113,16 +120,20 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     return opened;
   }
 
-  /** The client, once connected (at most `timeoutMs`). */
+  /**
+   * The client, connected. The first connection is waited for (at most `timeoutMs`); once Redis
+   * has been reached, a lost connection fails at once: the caller must not wait through an outage.
+   */
   async function connected(): Promise<RedisClient> {
     if (closed) throw new TaskledgerError("closed", "the bullmq engine is closed");
     const { client } = await open();
-    if (client.status !== "ready") {
-      await within(
-        new Promise<void>((resolve) => client.once("ready", resolve)),
-        `connecting to Redis at ${where}`,
-      );
-    }
+    if (client.status === "ready") return client;
+    if (reached)
+      throw new TaskledgerError("unavailable", `Redis at ${where} is not connected (${client.status})`);
+    await within(
+      new Promise<void>((resolve) => client.once("ready", resolve)),
+      `connecting to Redis at ${where}`,
+    );
     return client;
   }
 
@@ -138,12 +149,12 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     signals.emit("delivered");
   }
 
-  function within<T>(work: Promise<T>, what: string): Promise<T> {
+  function within<T>(work: Promise<T>, what: string, ms = timeoutMs): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new TaskledgerError("unavailable", `${what} took longer than ${timeoutMs} ms`)),
-        timeoutMs,
+        () => reject(new TaskledgerError("unavailable", `${what} took longer than ${ms} ms`)),
+        ms,
       );
     });
     return Promise.race([work, late]).finally(() => clearTimeout(timer));
@@ -390,9 +401,11 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     async take(request) {
       const taken: Delivery[] = [];
       try {
+        // The round holds the ledger's write lock meanwhile: never wait long for Redis here.
         await within(
           take(request.queues, request.limit, request.now, taken),
           `taking jobs from Redis at ${where}`,
+          TAKE_TIMEOUT_MS,
         );
       } catch (error) {
         // The round goes on without Redis (it writes outcomes); what was fetched in time is taken.
