@@ -79,6 +79,8 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
   const consumers = new Map<string, Worker>();
   /** Jobs taken by a round whose commit has not been reported yet. */
   const held = new Map<string, { job: Job; at: number }>();
+  /** Completions of taken jobs under way. */
+  const completions = new Set<Promise<unknown>>();
   /** Deliveries Redis did not take (it was unreachable): sent again when it is back. */
   const pending = new Map<string, Delivery>();
   const signals = new EventEmitter();
@@ -423,18 +425,18 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
         jobs.push(h.job);
       }
       if (jobs.length === 0) return;
-      try {
-        await within(
-          Promise.all([
-            // Lost locks (a round slower than lockMs) are harmless: the job returns and is refused.
-            ...jobs.map((job) => job.moveToCompleted(null, token, false).catch(() => {})),
-            connected().then((client) => client.hdel(indexKey, ...deliveries.map((d) => String(d.id)))),
-          ]),
-          `completing ${jobs.length} job(s) in Redis at ${where}`,
-        );
-      } catch (error) {
-        unreachable(error);
-      }
+      // The worker's next round need not wait for this: the ledger has decided (close() waits).
+      const completing = within(
+        Promise.all([
+          // Lost locks (a round slower than lockMs) are harmless: the job returns and is refused.
+          ...jobs.map((job) => job.moveToCompleted(null, token, false).catch(() => {})),
+          connected().then((client) => client.hdel(indexKey, ...deliveries.map((d) => String(d.id)))),
+        ]),
+        `completing ${jobs.length} job(s) in Redis at ${where}`,
+      )
+        .catch(unreachable)
+        .finally(() => completions.delete(completing));
+      completions.add(completing);
     },
 
     async nextDue(names) {
@@ -484,6 +486,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       if (!opened) return;
       const { client, consuming } = await opened.catch(() => ({ client: undefined, consuming: undefined }));
       const settle = (work: Promise<unknown>) => within(work, "closing").catch(() => {});
+      await settle(Promise.all(completions));
       await Promise.all([...consumers.values()].map((c) => settle(c.close(true))));
       await Promise.all([...queues.values()].map((q) => settle(q.close())));
       for (const c of [client, consuming, subscriber]) {
