@@ -301,7 +301,8 @@ function selectEngine(options: TaskledgerOptions, database: Database): Engine {
   if (option !== undefined && option !== "bullmq" && options.redis !== undefined) {
     throw invalid("redis", `is for the bullmq engine, but engine is ${JSON.stringify(option)}`);
   }
-  const name = option ?? process.env.TASKLEDGER_ENGINE ?? (redis ? "bullmq" : "embedded");
+  const fromEnv = process.env.TASKLEDGER_ENGINE || undefined;
+  const name = option ?? fromEnv ?? (redis ? "bullmq" : "embedded");
   if (name === "bullmq") {
     if (!redis) {
       throw invalid(
@@ -314,8 +315,7 @@ function selectEngine(options: TaskledgerOptions, database: Database): Engine {
   if (name === "memory") return createMemoryEngine();
   if (name === "embedded" && database.dialect !== "sqlite") {
     // Not asked for by name: the ledger is readable, and enqueue or a worker says what to configure.
-    if (option === undefined && process.env.TASKLEDGER_ENGINE === undefined)
-      return createUnconfiguredEngine(database.dialect);
+    if (option === undefined && fromEnv === undefined) return createUnconfiguredEngine(database.dialect);
     throw engineNeeded(database.dialect);
   }
   if (name !== "embedded") {

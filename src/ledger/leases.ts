@@ -55,12 +55,16 @@ async function holdLeaseLocked(
   now: number,
   ttl: number,
 ): Promise<boolean> {
+  // A missing row is made by one statement of its own (a duplicate is ignored): the process whose
+  // insert lands holds the lease. The transaction below then only locks an existing row — no
+  // insert inside it to deadlock with another process's.
+  const inserted = await db
+    .insertInto("leases")
+    .ignore()
+    .values({ name, holder, acquired_at: now, renewed_at: now, expires_at: now + ttl })
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return true;
   const work = async (tx: Db) => {
-    await tx
-      .insertInto("leases")
-      .ignore()
-      .values({ name, holder, acquired_at: now, renewed_at: now, expires_at: now + ttl })
-      .execute();
     const row = await tx
       .selectFrom("leases")
       .selectAll()

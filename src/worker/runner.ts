@@ -16,8 +16,11 @@ export type AttemptResult =
   | { readonly kind: "success"; readonly value: unknown }
   | { readonly kind: "error"; readonly error: unknown }
   | { readonly kind: "timeout"; readonly timeoutMs: number }
-  /** Cancel was requested; `ignored` when the handler did not stop before its timeout. */
-  | { readonly kind: "canceled"; readonly ignored: boolean }
+  /**
+   * Cancel was requested; `ignored` when the handler did not stop before its timeout; `error` when
+   * it ended with an error of its own (not its abort) after the request: kept in the log.
+   */
+  | { readonly kind: "canceled"; readonly ignored: boolean; readonly error?: unknown }
   /** The worker is shutting down and stopped waiting: the task goes back to the queue. */
   | { readonly kind: "interrupted" }
   /** The worker's lease was taken (the task runs elsewhere now): this attempt has no outcome. */
@@ -29,6 +32,9 @@ export class TimeoutError extends Error {
 export class CancelError extends Error {
   override readonly name = "AbortError";
 }
+
+/** The handler's way of saying it stopped at its abort signal (the signal's reason, or an AbortError). */
+const isAbort = (error: unknown) => error instanceof Error && error.name === "AbortError";
 
 /** What an attempt asks of the worker that runs it. */
 export interface AttemptHooks {
@@ -119,7 +125,12 @@ export function startAttempt(definition: TaskDefinition, task: Task, hooks: Atte
     .then(() => taskContextStorage.run(ctx, run))
     .then(
       (value) => settle(canceled ? { kind: "canceled", ignored: false } : { kind: "success", value }),
-      (error) => settle(canceled ? { kind: "canceled", ignored: false } : { kind: "error", error }),
+      (error) =>
+        settle(
+          canceled
+            ? { kind: "canceled", ignored: false, ...(isAbort(error) ? {} : { error }) }
+            : { kind: "error", error },
+        ),
     );
 
   return {

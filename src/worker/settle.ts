@@ -86,7 +86,9 @@ export function toOutcome(
           task.log,
           result.ignored
             ? `Canceled: the handler ignored its abort signal and was stopped at its ${task.timeoutMs} ms timeout`
-            : "Canceled while running",
+            : result.error === undefined
+              ? "Canceled while running"
+              : `Canceled while running. ${failureEntry(task, `Failed for: ${describeError(result.error)}`)}`,
         ),
       };
     case "interrupted":

@@ -1,29 +1,23 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
+import { missing, needsService, service } from "../helpers/dialects.js";
 
 /**
- * The Redis the bullmq engine's tests run on: `TASKLEDGER_TEST_REDIS_URL` (a redis-server you
- * started), until the shared services setup hands one to every test file. Without it those tests
- * skip, saying why — unless TASKLEDGER_TEST_STRICT=1 (CI), where they fail.
+ * The Redis the bullmq engine's tests run on: the run's shared one (test/helpers/services.ts), or
+ * `TASKLEDGER_TEST_REDIS_URL`. Without either those tests skip, saying why — unless
+ * TASKLEDGER_TEST_STRICT=1 (CI), where they fail.
  */
 export function testRedisUrl(): string | undefined {
-  return process.env.TASKLEDGER_TEST_REDIS_URL || undefined;
+  if (process.env.TASKLEDGER_TEST_REDIS_URL) return process.env.TASKLEDGER_TEST_REDIS_URL;
+  return missing("redis") ? undefined : service("redis").url;
 }
-
-const MISSING =
-  "no Redis for the bullmq engine: set TASKLEDGER_TEST_REDIS_URL=redis://127.0.0.1:PORT (a redis-server started with --maxmemory-policy noeviction)";
-
-if (!testRedisUrl() && process.env.TASKLEDGER_TEST_STRICT !== "1")
-  process.stderr.write(`\n*** bullmq engine tests skipped: ${MISSING} ***\n\n`);
 
 /** Call first in a test (or a `beforeEach`): the Redis URL, or the test is skipped with the reason. */
 export function needsRedis(ctx: { skip: (note?: string) => void }): string {
   const url = testRedisUrl();
   if (url) return url;
-  if (process.env.TASKLEDGER_TEST_STRICT === "1")
-    throw new Error(`${MISSING}; TASKLEDGER_TEST_STRICT=1 forbids skipping the bullmq engine's tests`);
-  ctx.skip(MISSING);
-  throw new Error("unreachable: skipped");
+  needsService(ctx, "redis");
+  return service("redis").url;
 }
 
 /** A key prefix no other test uses; `dropPrefixes` removes their keys afterwards. */

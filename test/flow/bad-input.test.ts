@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { defineTask, type Taskledger, TaskledgerError } from "../../src/index.js";
-import { tableCounts } from "../helpers/index.js";
-import { ManualClock, openLedger } from "./fixture.js";
+import { ledgerCounts } from "../helpers/index.js";
+import { eachDialect, ManualClock, openLedger } from "./fixture.js";
 
 const mail = defineTask({ name: "send_async_mail", run: async () => "sent" });
 const ok = { description: "a mail", owner: "alice" };
@@ -80,28 +80,30 @@ const cases: Case[] = [
   ["cancelReservation of an unknown id", (tl) => tl.tasks.cancelReservation(424_242), "id", "not_found"],
 ];
 
-describe("bad input is refused, naming the field, with nothing written", () => {
-  it.for(cases)("%s", async ([, call, field, code = "invalid_input"]) => {
-    const clock = new ManualClock();
-    const { tl, file } = openLedger({ tasks: [mail], clock, queues: ["high", "default"] });
-    // Something already on file, so "unchanged" means more than "still empty".
-    await tl.tasks.enqueue(mail, null, { description: "existing", owner: "alice" });
-    await tl.tasks.reserve(clock.now() + 60_000, mail, null, {
-      description: "existing reservation",
-      owner: "alice",
-    });
-    const before = tableCounts(file);
-    expect(before).toMatchObject({ tasks: 2, notifications: 1 });
+eachDialect(() => {
+  describe("bad input is refused, naming the field, with nothing written", () => {
+    it.for(cases)("%s", async ([, call, field, code = "invalid_input"]) => {
+      const clock = new ManualClock();
+      const { tl, file } = openLedger({ tasks: [mail], clock, queues: ["high", "default"] });
+      // Something already on file, so "unchanged" means more than "still empty".
+      await tl.tasks.enqueue(mail, null, { description: "existing", owner: "alice" });
+      await tl.tasks.reserve(clock.now() + 60_000, mail, null, {
+        description: "existing reservation",
+        owner: "alice",
+      });
+      const before = await ledgerCounts(file);
+      expect(before).toMatchObject({ tasks: 2, notifications: 1 });
 
-    const error = await call(tl, clock.now()).then(
-      (value) => {
-        throw new Error(`expected a refusal, got ${JSON.stringify(value)}`);
-      },
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(TaskledgerError);
-    expect(error).toMatchObject({ code, field });
-    expect((error as Error).message).toContain(field);
-    expect(tableCounts(file)).toEqual(before);
+      const error = await call(tl, clock.now()).then(
+        (value) => {
+          throw new Error(`expected a refusal, got ${JSON.stringify(value)}`);
+        },
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TaskledgerError);
+      expect(error).toMatchObject({ code, field });
+      expect((error as Error).message).toContain(field);
+      expect(await ledgerCounts(file)).toEqual(before);
+    });
   });
 });

@@ -1,4 +1,6 @@
-import { afterEach } from "vitest";
+import { afterEach, beforeEach, describe } from "vitest";
+import type { Engine } from "../../src/engine/contract.js";
+import { createMemoryEngine } from "../../src/engines/memory/engine.js";
 import {
   type Clock,
   createTaskledger,
@@ -7,30 +9,88 @@ import {
   type Taskledger,
   type TaskledgerOptions,
 } from "../../src/index.js";
+import {
+  DIALECTS,
+  type DialectCase,
+  type DialectName,
+  freshDatabaseUrl,
+  skipped,
+} from "../helpers/dialects.js";
 import { tempDatabase, waitFor } from "../helpers/index.js";
 
 /**
- * A taskledger on a fresh SQLite file, closed after the test. Short poll and grace defaults keep
+ * A taskledger on a fresh ledger, closed after the test. Short poll and grace defaults keep
  * waits on conditions quick; each test overrides what it is about.
+ *
+ * Inside `eachDialect`, the ledger is the current dialect's fresh database (one per test); on a
+ * server the engine is the in-process one, shared by every taskledger of the test (as processes
+ * share a queue), since the embedded engine runs on SQLite only. Outside, a fresh SQLite file.
  */
 const open: Taskledger[] = [];
 afterEach(async () => {
   for (const tl of open.splice(0).reverse()) await tl.close();
 });
 
+interface Current {
+  readonly dialect: DialectName;
+  readonly url: string;
+  engine?: Engine;
+}
+let current: Current | undefined;
+
+/**
+ * The suites in `body`, once per ledger dialect (SQLite; PostgreSQL and MySQL where their servers
+ * run — else skipped saying why, or failed under TASKLEDGER_TEST_STRICT=1).
+ */
+export function eachDialect(body: (dialect: DialectCase) => void): void {
+  for (const dialect of DIALECTS) {
+    describe.skipIf(skipped(dialect))(`on ${dialect.name}`, () => {
+      beforeEach(async () => {
+        current = { dialect: dialect.name, url: await freshDatabaseUrl(dialect.name) };
+      });
+      afterEach(async () => {
+        const engine = current?.engine;
+        current = undefined;
+        await engine?.close();
+      });
+      body(dialect);
+    });
+  }
+}
+
+/** The dialect of the test running now (`sqlite` outside `eachDialect`). */
+export function currentDialect(): DialectName {
+  return current?.dialect ?? "sqlite";
+}
+
 export interface Fixture {
   readonly tl: Taskledger;
+  /** The SQLite file, or on a server the URL (what `ledgerCounts` and `waitingCount` read). */
   readonly file: string;
   readonly url: string;
 }
 
 export function openLedger(options: Omit<TaskledgerOptions, "database"> & { url?: string }): Fixture {
-  const { url, file } = options.url
-    ? { url: options.url, file: options.url.slice("sqlite:".length) }
-    : tempDatabase();
-  const tl = createTaskledger({ pollIntervalMs: 20, shutdownGraceMs: 500, ...options, database: url });
+  const url = options.url ?? current?.url ?? tempDatabase().url;
+  const file = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
+  const server = !url.startsWith("sqlite:");
+  const engine = options.engine ?? (server ? sharedEngine() : undefined);
+  const tl = createTaskledger({
+    pollIntervalMs: 20,
+    shutdownGraceMs: 500,
+    ...options,
+    ...(engine ? { engine } : {}),
+    database: url,
+  });
   open.push(tl);
   return { tl, file, url };
+}
+
+/** The test's in-process engine, shared by its taskledgers; each one's close leaves it open. */
+function sharedEngine(): Engine {
+  if (!current) return createMemoryEngine();
+  current.engine ??= createMemoryEngine();
+  return { ...current.engine, close: async () => {} } as Engine;
 }
 
 /** A clock the test moves by hand: time-dependent behaviour without waiting for it. */

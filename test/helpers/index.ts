@@ -83,3 +83,92 @@ export function tableCounts(file: string): Record<string, number> {
     db.close();
   }
 }
+
+/**
+ * Row counts of every ledger table, read through a connection of its own (what is really stored):
+ * `where` is a SQLite file path or a server URL (a fixture's `file` is one or the other).
+ */
+export async function ledgerCounts(where: string): Promise<Record<string, number>> {
+  if (!/^(postgres|postgresql|mysql):\/\//.test(where)) return tableCounts(where);
+  const { openDatabase } = await import("../../src/ledger/database.js");
+  const { sql } = await import("kysely");
+  const database = openDatabase(where);
+  try {
+    const schema = database.dialect === "postgres" ? sql`current_schema()` : sql`database()`;
+    const { rows } = await sql<{ name: string }>`select table_name as name from information_schema.tables
+      where table_schema = ${schema} and table_type = 'BASE TABLE' and table_name not like 'taskledger%'`.execute(
+      database.db,
+    );
+    const counts: Record<string, number> = {};
+    for (const { name } of rows) {
+      const { rows: n } = await sql<{ n: number }>`select count(*) as n from ${sql.table(name)}`.execute(
+        database.db,
+      );
+      counts[name] = Number(n[0]!.n);
+    }
+    return counts;
+  } finally {
+    await database.close();
+  }
+}
+
+/** Tasks waiting (queued, reserved) or held (running), read through a connection of its own. */
+export async function waitingCount(where: string): Promise<number> {
+  if (!/^(postgres|postgresql|mysql):\/\//.test(where)) return inQueue(where);
+  const { openDatabase } = await import("../../src/ledger/database.js");
+  const database = openDatabase(where);
+  try {
+    const row = await database.db
+      .selectFrom("tasks")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("status", "in", ["queued", "reserved", "running"])
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  } finally {
+    await database.close();
+  }
+}
+
+const isServer = (where: string) => /^(postgres|postgresql|mysql):\/\//.test(where);
+
+/**
+ * Run SQL on a ledger through a connection of its own (what is really stored): `where` is a SQLite
+ * file or a server URL; `?` placeholders on every dialect. Rows as the driver gives them.
+ */
+export async function rawRows<T = Record<string, unknown>>(
+  where: string,
+  text: string,
+  ...params: unknown[]
+): Promise<T[]> {
+  if (!isServer(where)) {
+    const db = new BetterSqlite3(where, { timeout: 5_000 });
+    try {
+      const statement = db.prepare(text);
+      if (statement.reader) return statement.all(...params) as T[];
+      statement.run(...params);
+      return [];
+    } finally {
+      db.close();
+    }
+  }
+  const { openDatabase } = await import("../../src/ledger/database.js");
+  const { CompiledQuery } = await import("kysely");
+  const database = openDatabase(where);
+  try {
+    let n = 0;
+    const compiled = database.dialect === "postgres" ? text.replace(/\?/g, () => `$${++n}`) : text;
+    const { rows } = await database.db.executeQuery(CompiledQuery.raw(compiled, params));
+    return rows as T[];
+  } finally {
+    await database.close();
+  }
+}
+
+/** The first column of each row (`select count(*) …` → `[n]`), as numbers where they are numeric. */
+export async function rawColumn<T = number>(where: string, text: string, ...params: unknown[]): Promise<T[]> {
+  const rows = await rawRows(where, text, ...params);
+  return rows.map((row) => {
+    const value = Object.values(row)[0];
+    return (typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value) as T;
+  });
+}

@@ -5,6 +5,7 @@ import {
   chownSync,
   closeSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -158,6 +159,12 @@ export async function createServer(name: ServiceName, root: string): Promise<Ser
   chmodSync(dir, 0o755);
   const ids = serviceUser(name);
   if (ids) chownSync(dir, ids.uid, ids.gid);
+  if (name === "mysql") {
+    // Its own temp folder: MariaDB keeps temporary tables (information_schema reads among them)
+    // as files there, and a shared /tmp may be cleaned under it.
+    mkdirSync(join(dir, "tmp"));
+    if (ids) chownSync(join(dir, "tmp"), ids.uid, ids.gid);
+  }
   if (name === "postgres") await initPostgres(dir);
   if (name === "mysql") await initMariadb(dir);
   for (let attempt = 1; ; attempt++) {
@@ -337,6 +344,7 @@ function startMariadb(spec: ServiceSpec): Promise<void> {
     `--socket=${join(spec.dir, "mysqld.sock")}`,
     `--pid-file=${join(spec.dir, "mariadbd.pid")}`,
     `--log-error=${log}`,
+    `--tmpdir=${join(spec.dir, "tmp")}`,
     "--skip-name-resolve",
     "--character-set-server=utf8mb4",
     "--collation-server=utf8mb4_general_ci",

@@ -1,7 +1,7 @@
-import BetterSqlite3 from "better-sqlite3";
 import { defineTask, type Taskledger } from "../../src/index.js";
 import { runtimeOf } from "../../src/internals.js";
 import { createScheduler, type Scheduler } from "../../src/scheduler/scheduler.js";
+import { rawRows } from "../helpers/index.js";
 
 /**
  * Helpers for the schedule tests. Schedulers made here are driven by hand (`tick()`), so with a
@@ -25,30 +25,31 @@ export interface RunRow {
 }
 
 /** Every run row on disk (read through a separate connection), in slot order. */
-export function runRows(file: string, scheduleId?: number): RunRow[] {
-  const db = new BetterSqlite3(file, { readonly: true, timeout: 5_000 });
-  try {
-    const where = scheduleId === undefined ? "schedule_id is not null" : "schedule_id = ?";
-    return db
-      .prepare(
-        `select id, schedule_id, slot_at, created_at, status, failed, log from tasks where ${where} order by slot_at, id`,
-      )
-      .all(...(scheduleId === undefined ? [] : [scheduleId])) as RunRow[];
-  } finally {
-    db.close();
-  }
+export async function runRows(file: string, scheduleId?: number): Promise<RunRow[]> {
+  const where = scheduleId === undefined ? "schedule_id is not null" : "schedule_id = ?";
+  const rows = await rawRows<RunRow>(
+    file,
+    `select id, schedule_id, slot_at, created_at, status, failed, log from tasks where ${where} order by slot_at, id`,
+    ...(scheduleId === undefined ? [] : [scheduleId]),
+  );
+  return rows.map((r) => ({
+    ...r,
+    id: Number(r.id),
+    schedule_id: Number(r.schedule_id),
+    slot_at: Number(r.slot_at),
+    created_at: Number(r.created_at),
+    failed: Number(r.failed),
+  }));
 }
 
 /** `scheduled_tasks` rows as stored, by key. */
-export function scheduleRows(file: string): Record<string, Record<string, unknown>> {
-  const db = new BetterSqlite3(file, { readonly: true, timeout: 5_000 });
-  try {
-    const rows = db.prepare("select * from scheduled_tasks order by key").all() as Record<string, unknown>[];
-    return Object.fromEntries(rows.map((row) => [row.key as string, row]));
-  } finally {
-    db.close();
-  }
+export async function scheduleRows(file: string): Promise<Record<string, Record<string, unknown>>> {
+  const rows = await rawRows(file, "select * from scheduled_tasks order by `key`".replace(/`/g, QUOTE(file)));
+  return Object.fromEntries(rows.map((row) => [row.key as string, row]));
 }
+
+/** `key` is a reserved word in MySQL: quoted as each dialect quotes names. */
+const QUOTE = (where: string) => (where.startsWith("mysql:") ? "`" : '"');
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 export const MINUTE = 60_000;
