@@ -1,6 +1,7 @@
 import type { Command, CommandGroup } from "../command.js";
 import { enqueueCommand } from "./enqueue.js";
 import { migrateCommand } from "./migrate.js";
+import { migrateDataCommand } from "./migrate-data.js";
 import { pruneCommand } from "./prune.js";
 import { schedulesCommand } from "./schedules.js";
 import { startCommand } from "./start.js";
@@ -15,6 +16,7 @@ export const commands: readonly (Command | CommandGroup)[] = [
   workerCommand,
   webCommand,
   migrateCommand,
+  migrateDataCommand,
   pruneCommand,
   enqueueCommand,
   tasksCommand,
