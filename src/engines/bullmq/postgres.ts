@@ -26,12 +26,19 @@ const SCHEMA = "bullmq";
 const JOBS_CHANNEL = "bullmq_jobs";
 /** How long the LISTEN connection waits before it connects again after a loss, ms. */
 const RECONNECT_MS = 1_000;
+/** A lock this long in the past has ended by any clock (the caller's may run ahead of the server's). */
+const EXPIRED_LOCK_MS = 1e12;
 /** Task ids per cancel message: a NOTIFY payload must stay under 8 000 bytes. */
 const IDS_PER_SIGNAL = 400;
 
-/** One job claimed for a round: BullMQ's `move_to_active`, called `$4` times in one statement. */
+/**
+ * Jobs claimed for a round: BullMQ's `move_to_active` (due delayed jobs promoted by the caller's
+ * clock `$3`, then the first waiting job by priority and order, `SKIP LOCKED`), called `$4` times
+ * in one statement. A claimed job is removed in the same transaction, so no one else ever sees it
+ * active: it takes a lock that ended long ago (`remove` refuses a job whose lock still runs).
+ */
 const TAKE = `SELECT (j).id AS id, (j).data AS data, (j).priority AS priority
-  FROM (SELECT ${SCHEMA}.move_to_active($1::text, $2::text, 0::bigint, $3::bigint, NULL::text, NULL::integer, NULL::bigint) AS j
+  FROM (SELECT ${SCHEMA}.move_to_active($1::text, $2::text, ${-EXPIRED_LOCK_MS}::bigint, $3::bigint, NULL::text, NULL::integer, NULL::bigint) AS j
           FROM generate_series(1, $4::integer) OFFSET 0) AS claimed
  WHERE (j).id IS NOT NULL`;
 
@@ -40,10 +47,10 @@ const TAKE = `SELECT (j).id AS id, (j).data AS data, (j).priority AS priority
  * "transaction"`): a delivery is the job `t{id}-{attempt}` (the Redis engine's id, data, priority
  * and delay: `shared.ts`), added by BullMQ's `add_job` inside the ledger transaction that records
  * the task — a rollback leaves no job, a commit leaves both, and there is nothing for the relay to
- * make good. A worker's round claims jobs with BullMQ's `move_to_active` and completes them
- * (removed) in its own transaction, where the ledger's fenced start decides: a round that fails
- * hands its jobs back by rolling back, and from the commit on the ledger's lease, not BullMQ,
- * says whether the attempt is alive. No BullMQ Worker runs, so no stall check is needed.
+ * make good. A worker's round claims jobs with BullMQ's `move_to_active` and removes them in its
+ * own transaction, where the ledger's fenced start decides: a round that fails hands its jobs
+ * back by rolling back, and from the commit on the ledger's lease, not BullMQ, says whether the
+ * attempt is alive. No BullMQ Worker runs, so no stall check is needed.
  *
  * Idle workers wake on BullMQ's own NOTIFY (sent by `add_job`, delivered at commit); cancel
  * signals are a NOTIFY sent in the cancel's transaction. Both arrive on one LISTEN connection per
@@ -141,13 +148,11 @@ export function createBullmqPostgresEngine(options: BullmqPostgresEngineOptions)
       consumed.push(row.id);
     }
     if (consumed.length > 0)
-      // Completed and removed in the round's transaction: gone once its fenced start commits.
-      await query(
-        tx,
-        `SELECT ${SCHEMA}.move_to_completed($1::text, id, $2::text, 'null'::jsonb, $3::bigint, true, NULL::bigint, NULL::integer)
-           FROM unnest($4::text[]) AS id`,
-        [queue, token, now, consumed],
-      );
+      // Removed in the round's transaction: gone once its fenced start commits (back if it rolls back).
+      await query(tx, `SELECT ${SCHEMA}.remove($1::text, id, false) FROM unnest($2::text[]) AS id`, [
+        queue,
+        consumed,
+      ]);
     if (early.length > 0)
       await query(
         tx,
