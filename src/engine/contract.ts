@@ -11,10 +11,10 @@
  * - **round** — one ledger transaction of a worker: write finished outcomes, take deliveries,
  *   start them.
  *
- * Only `deliver`, `withdraw`, `take` and `signalCancel` see the ledger's open transaction — an engine that lives
- * in the ledger's database acts inside it (a rollback takes its work back); any other ignores it
- * and acts after the commit (`afterCommit`), relying on the relay to redeliver what a crash in
- * between lost. Every verb does real work in at least one engine.
+ * Only `deliver`, `withdraw`, `take` and `signalCancel` see the ledger's open transaction — an
+ * engine that lives in the ledger's database acts inside it (a rollback takes its work back); any
+ * other ignores it and acts after the commit (`afterCommit`), relying on the relay to redeliver
+ * what a crash in between lost. Every verb does real work in at least one engine.
  */
 /**
  * The ledger's open transaction, opaque here: an engine that lives in the ledger's database

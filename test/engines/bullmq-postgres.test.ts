@@ -6,6 +6,7 @@ import { importPostgresDriver } from "../../src/engines/bullmq/postgres-driver.j
 import { toBullmqPriority } from "../../src/engines/bullmq/shared.js";
 import { createTaskledger, defineTask, type Taskledger, type TaskledgerOptions } from "../../src/index.js";
 import { runtimeOf } from "../../src/internals.js";
+import { openDatabase } from "../../src/ledger/database.js";
 import * as ledger from "../../src/ledger/ledger.js";
 import { gate } from "../flow/fixture.js";
 import { freshDatabaseUrl, skipped } from "../helpers/dialects.js";
@@ -93,6 +94,15 @@ describe.skipIf(skipped("postgres"))("the bullmq engine on PostgreSQL", () => {
   it("is chosen by engine bullmq (or TASKLEDGER_ENGINE) with a postgres ledger and no Redis", async () => {
     expect(open().ledger).toMatchObject({ dialect: "postgres", engine: "bullmq" });
     expect(runtimeOf(open()).engine.delivery).toBe("transaction");
+    // Given as an opened database, the ledger's URL is unknown: the engine cannot open its LISTEN connection.
+    const database = openDatabase(url);
+    try {
+      expect(() => createTaskledger({ database, engine: "bullmq", tasks: [] })).toThrow(
+        /connects to the ledger's database itself: give database as its postgres:\/\/ URL/,
+      );
+    } finally {
+      await database.close();
+    }
     const before = process.env.TASKLEDGER_ENGINE;
     process.env.TASKLEDGER_ENGINE = "bullmq";
     try {
