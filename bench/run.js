@@ -17,6 +17,7 @@ const BENCHMARKS = [
   "schedule",
   "prune",
   "bullmq",
+  "bullmq-pg",
   "http",
 ];
 

@@ -8,6 +8,7 @@ import type { WorkerInfo } from "./core/types.js";
 import { Commit } from "./engine/commit.js";
 import type { Engine } from "./engine/contract.js";
 import { createBullmqEngine } from "./engines/bullmq/engine.js";
+import { createBullmqPostgresEngine } from "./engines/bullmq/postgres.js";
 import { createEmbeddedEngine } from "./engines/embedded/engine.js";
 import { createMemoryEngine } from "./engines/memory/engine.js";
 import { createUnconfiguredEngine, engineNeeded, NO_ENGINE } from "./engines/none.js";
@@ -47,7 +48,9 @@ export interface TaskledgerOptions {
    * What delivers tasks to workers: `"embedded"` (default, or `TASKLEDGER_ENGINE`): the SQLite
    * ledger is the queue, shared by every process on the file. `"memory"`: deliveries in this
    * process's memory (tests; one process). `"bullmq"`: BullMQ on Redis (`redis`; the default
-   * when a Redis URL is given). Or an engine object.
+   * when a Redis URL is given), or — with a `postgres://` ledger and no Redis — BullMQ's
+   * PostgreSQL backend in the ledger's own database (jobs written in the ledger's transactions;
+   * `npm install bullmq pg`). Or an engine object.
    */
   readonly engine?: "embedded" | "memory" | "bullmq" | Engine;
   /**
@@ -161,7 +164,7 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
     typeof options.database === "object" && options.database !== null
       ? options.database
       : openDatabase(options.database ?? process.env.TASKLEDGER_DATABASE_URL ?? DEFAULT_DATABASE_URL);
-  const engine = selectEngine(options, database);
+  const engine = selectEngine(options, database, ledgerUrl(options));
   const clock = options.clock ?? systemClock;
   const bus = new NotificationBus();
   const notifier = createSqliteNotifier(database);
@@ -189,9 +192,11 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
     },
     async write(fn) {
       let commit!: Commit;
-      const value = await runtime.transaction((tx) => {
+      const value = await runtime.transaction(async (tx) => {
         commit = new Commit(engine, tx);
-        return fn(tx, commit);
+        const value = await fn(tx, commit);
+        await commit.sealed();
+        return value;
       });
       await commit.committed(afterCommit);
       return value;
@@ -292,9 +297,10 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
 
 /**
  * The engine named by the option (or `TASKLEDGER_ENGINE`), BullMQ when a Redis URL is given (or
- * `TASKLEDGER_REDIS_URL`); a setting that cannot be honoured is an error.
+ * `TASKLEDGER_REDIS_URL`) — on Redis, or without one on a PostgreSQL ledger's own database; a
+ * setting that cannot be honoured is an error.
  */
-function selectEngine(options: TaskledgerOptions, database: Database): Engine {
+function selectEngine(options: TaskledgerOptions, database: Database, url: string | undefined): Engine {
   const option = options.engine;
   if (typeof option === "object" && option !== null) return option;
   const redis = compileRedis(options.redis);
@@ -304,13 +310,21 @@ function selectEngine(options: TaskledgerOptions, database: Database): Engine {
   const fromEnv = process.env.TASKLEDGER_ENGINE || undefined;
   const name = option ?? fromEnv ?? (redis ? "bullmq" : "embedded");
   if (name === "bullmq") {
-    if (!redis) {
-      throw invalid(
-        "redis",
-        'the bullmq engine needs a Redis URL: redis: "redis://host:port" or TASKLEDGER_REDIS_URL',
-      );
+    if (redis) return createBullmqEngine(redis);
+    if (database.dialect === "postgres") {
+      if (url === undefined)
+        throw invalid(
+          "engine",
+          "the bullmq engine on PostgreSQL connects to the ledger's database itself: give database " +
+            "as its postgres:// URL (or TASKLEDGER_DATABASE_URL) rather than as an opened database",
+        );
+      return createBullmqPostgresEngine({ url });
     }
-    return createBullmqEngine(redis);
+    throw invalid(
+      "redis",
+      'the bullmq engine needs a Redis URL: redis: "redis://host:port" or TASKLEDGER_REDIS_URL ' +
+        "(or a postgres:// ledger, for BullMQ's PostgreSQL backend in the ledger's database)",
+    );
   }
   if (name === "memory") return createMemoryEngine();
   if (name === "embedded" && database.dialect !== "sqlite") {
@@ -322,6 +336,13 @@ function selectEngine(options: TaskledgerOptions, database: Database): Engine {
     throw invalid("engine", `unknown engine ${JSON.stringify(name)} (choose embedded, memory or bullmq)`);
   }
   return createEmbeddedEngine(database);
+}
+
+/** The URL the ledger was opened from, when it was given as one (not as an opened database). */
+function ledgerUrl(options: TaskledgerOptions): string | undefined {
+  if (typeof options.database === "string") return options.database;
+  if (options.database !== undefined) return undefined;
+  return process.env.TASKLEDGER_DATABASE_URL ?? DEFAULT_DATABASE_URL;
 }
 
 /** The `redis` option (or `TASKLEDGER_REDIS_URL`), checked. */

@@ -50,11 +50,24 @@ export class Commit {
     return deliveries;
   }
 
-  /** A cancel was requested for these running tasks: tell whoever holds them, after the commit. */
+  /**
+   * A cancel was requested for these running tasks: tell whoever holds them — when the
+   * transaction ends (`sealed`) for an engine in the ledger's database, after the commit for any
+   * other.
+   */
   cancel(ids: readonly number[]): void {
     if (ids.length === 0) return;
     this.#changed = true;
     this.#cancels.push(...ids);
+  }
+
+  /**
+   * The transaction's work is done and it is about to commit: an engine in the ledger's database
+   * sends its cancel signals inside it (they leave at the commit).
+   */
+  async sealed(): Promise<void> {
+    if (this.engine.delivery !== "transaction" || this.#cancels.length === 0) return;
+    await this.engine.signalCancel(this.#cancels.splice(0), this.tx);
   }
 
   publish(rows: readonly NotificationRow[]): void {
@@ -81,7 +94,7 @@ export class Commit {
       await this.engine.withdraw(this.#withdrawn, undefined).catch(hooks.onDeliveryError);
     if (this.#deliveries.length > 0)
       await this.engine.deliver(this.#deliveries, undefined).catch(hooks.onDeliveryError);
-    if (this.#cancels.length > 0) this.engine.signalCancel(this.#cancels);
+    if (this.#cancels.length > 0) void this.engine.signalCancel(this.#cancels)?.catch(hooks.onDeliveryError);
     // Published notifications reach this process's listeners by `publish`; other processes see
     // the commit itself. `changed` is for what waiting parties must act on (new work, a cancel).
     if (this.#changed) hooks.changed();

@@ -11,10 +11,10 @@
  * - **round** — one ledger transaction of a worker: write finished outcomes, take deliveries,
  *   start them.
  *
- * Only `deliver`, `withdraw` and `take` see the ledger's open transaction — an engine that lives
- * in the ledger's database acts inside it (a rollback takes its work back); any other ignores it
- * and acts after the commit (`afterCommit`), relying on the relay to redeliver what a crash in
- * between lost. Every verb does real work in at least one engine.
+ * Only `deliver`, `withdraw`, `take` and `signalCancel` see the ledger's open transaction — an
+ * engine that lives in the ledger's database acts inside it (a rollback takes its work back); any
+ * other ignores it and acts after the commit (`afterCommit`), relying on the relay to redeliver
+ * what a crash in between lost. Every verb does real work in at least one engine.
  */
 /**
  * The ledger's open transaction, opaque here: an engine that lives in the ledger's database
@@ -75,8 +75,13 @@ export interface Engine {
   taken?(deliveries: readonly Delivery[]): Promise<void>;
   /** The earliest `runAt` among deliveries of these queues not yet due, or null when none waits. */
   nextDue(queues: readonly string[], now: number): Promise<number | null>;
-  /** Carry "cancel the running attempt of these tasks" to whichever process holds them. */
-  signalCancel(ids: readonly number[]): void;
+  /**
+   * Carry "cancel the running attempt of these tasks" to whichever process holds them. An engine
+   * in the ledger's database (`"transaction"`) is given the cancel's open transaction and sends
+   * inside it: the signal leaves at the commit, and never for a rollback. Any other is called
+   * after the commit, without one.
+   */
+  signalCancel(ids: readonly number[], tx?: Tx): void | Promise<void>;
   /** Hear cancel signals (from this process and others). */
   onCancel(listener: (ids: readonly number[]) => void): () => void;
   /**

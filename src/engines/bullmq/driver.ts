@@ -89,18 +89,23 @@ export interface Driver {
   Job: { fromId(queue: Queue, jobId: string): Promise<Job | undefined> };
 }
 
-/** The packages the engine needs, as the user installs them. */
+/** The packages the engine on Redis needs, as the user installs them. */
 export const PEER_PACKAGES = ["bullmq", "ioredis"] as const;
 
 /**
- * The error for an app without the peer packages: names what is missing and the command that
- * installs both.
+ * The error for an app without some of `packages` (what `engine` needs): names what is missing
+ * and the command that installs them all.
  */
-export function missingPackages(missing: readonly string[], cause?: unknown): TaskledgerError {
+export function missingPackages(
+  missing: readonly string[],
+  cause?: unknown,
+  engine = "the bullmq engine",
+  packages: readonly string[] = PEER_PACKAGES,
+): TaskledgerError {
   return new TaskledgerError(
     "unavailable",
-    `the bullmq engine needs the package${missing.length > 1 ? "s" : ""} ${missing.join(" and ")}, ` +
-      `which ${missing.length > 1 ? "are" : "is"} not installed: npm install ${PEER_PACKAGES.join(" ")}`,
+    `${engine} needs the package${missing.length > 1 ? "s" : ""} ${missing.join(" and ")}, ` +
+      `which ${missing.length > 1 ? "are" : "is"} not installed: npm install ${packages.join(" ")}`,
     { field: "engine", cause },
   );
 }
@@ -113,14 +118,18 @@ function isNotFound(error: unknown, name: string): boolean {
 }
 
 /**
- * Import BullMQ and ioredis through `importer` (the dynamic `import`): a missing package is the
- * error above; a package that fails while loading keeps its own error.
+ * Import `packages` (what `engine` needs) through `importer` (the dynamic `import`): missing ones
+ * are the error above; a package that fails while loading keeps its own error.
  */
-export async function importDriver(importer: (name: string) => Promise<any>): Promise<Driver> {
+export async function importPeers(
+  engine: string,
+  packages: readonly string[],
+  importer: (name: string) => Promise<any>,
+): Promise<Record<string, any>> {
   const missing: string[] = [];
   const modules: Record<string, any> = {};
   let cause: unknown;
-  for (const name of PEER_PACKAGES) {
+  for (const name of packages) {
     try {
       modules[name] = await importer(name);
     } catch (error) {
@@ -129,8 +138,13 @@ export async function importDriver(importer: (name: string) => Promise<any>): Pr
       cause ??= error;
     }
   }
-  if (missing.length > 0) throw missingPackages(missing, cause);
-  const { bullmq, ioredis } = modules;
+  if (missing.length > 0) throw missingPackages(missing, cause, engine, packages);
+  return modules;
+}
+
+/** Import BullMQ and ioredis through `importer` (the dynamic `import`). */
+export async function importDriver(importer: (name: string) => Promise<any>): Promise<Driver> {
+  const { bullmq, ioredis } = await importPeers("the bullmq engine", PEER_PACKAGES, importer);
   return {
     Redis: ioredis.Redis ?? ioredis.default,
     Queue: bullmq.Queue,

@@ -3,6 +3,9 @@ import { EventEmitter } from "node:events";
 import { TaskledgerError } from "../../core/errors.js";
 import type { Delivery, Engine } from "../../engine/contract.js";
 import { type Driver, type Job, loadDriver, type Queue, type RedisClient, type Worker } from "./driver.js";
+import { bullmqQueueName, deliveryOf, jobIdOf, jobOf, parseCancel } from "./shared.js";
+
+export { jobIdOf, toBullmqPriority } from "./shared.js";
 
 export interface BullmqEngineOptions {
   /** `redis://[user:password@]host:port[/db]` (or `rediss://`). */
@@ -16,27 +19,6 @@ export interface BullmqEngineOptions {
   readonly timeoutMs?: number;
   /** BullMQ's lock on a fetched job until the round that took it commits, ms. Default 30 000. */
   readonly lockMs?: number;
-}
-
-/**
- * Taskledger priorities lie in ±1 000 000, higher first; BullMQ's lie in 1…2 097 152, lower
- * first, and 0 means "none" — a job without one is taken before every prioritized job, so every
- * job here carries one.
- */
-const PRIORITY_OFFSET = 1_000_001;
-export const toBullmqPriority = (priority: number): number => PRIORITY_OFFSET - priority;
-const fromBullmqPriority = (priority: number): number => PRIORITY_OFFSET - priority;
-
-/** `t{taskId}-{attempt}`: a retry is a new job, never swallowed by an old attempt's id. */
-export const jobIdOf = (d: Pick<Delivery, "id" | "attempt">): string => `t${d.id}-${d.attempt}`;
-/** BullMQ refuses `:` in queue names; taskledger allows it (and never `%`). */
-export const bullmqQueueName = (queue: string): string => queue.replaceAll(":", "%3A");
-
-/** What a job carries: which attempt, and the ledger's time for it (BullMQ forgets a delay once it is promoted). */
-interface JobData {
-  readonly taskId: number;
-  readonly attempt: number;
-  readonly runAt: number;
 }
 
 /** BullMQ orders delayed jobs by `timestamp * 0x1000 + n` (getDelayedScore.lua). */
@@ -209,22 +191,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       client.hset(indexKey, index),
       ...[...byQueue].map(async ([name, list]) => {
         const queue = await queueOf(name);
-        await queue.addBulk(
-          list.map((d) => ({
-            name: "task",
-            data: { taskId: d.id, attempt: d.attempt, runAt: d.runAt } satisfies JobData,
-            opts: {
-              jobId: jobIdOf(d),
-              priority: toBullmqPriority(d.priority),
-              // BullMQ's delayed time is timestamp + delay: exactly the ledger's runAt.
-              timestamp: Math.min(d.runAt, now),
-              delay: Math.max(0, d.runAt - now),
-              removeOnComplete: true,
-              // A failed job would keep its id and block the relay's redelivery: none is kept.
-              removeOnFail: true,
-            },
-          })),
-        );
+        await queue.addBulk(list.map((d) => jobOf(d, now)));
       }),
     ]);
     // Idle workers in every process take what just arrived.
@@ -277,24 +244,6 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     return [first, ...rest.filter((job): job is Job => job !== undefined)];
   }
 
-  function toDelivery(job: Job, queue: string): Delivery | undefined {
-    const data = job.data as Partial<JobData> | null;
-    if (
-      !data ||
-      !Number.isSafeInteger(data.taskId) ||
-      !Number.isSafeInteger(data.attempt) ||
-      !Number.isFinite(data.runAt)
-    )
-      return undefined;
-    return {
-      id: data.taskId!,
-      attempt: data.attempt!,
-      queue,
-      priority: fromBullmqPriority(job.priority),
-      runAt: data.runAt!,
-    };
-  }
-
   async function take(queuesInOrder: readonly string[], limit: number, now: number, taken: Delivery[]) {
     // A round that never reported its commit (it failed) left its jobs to BullMQ's stall check.
     for (const [id, h] of held) if (h.at < Date.now() - lockMs) held.delete(id);
@@ -303,7 +252,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       if (want <= 0) break;
       if (now > Date.now()) await promoteDue(name, now, want);
       for (const job of await fetch(name, want)) {
-        const delivery = toDelivery(job, name);
+        const delivery = deliveryOf(job.data, job.priority, name);
         if (!delivery) {
           // Not a taskledger job: nothing can start from it.
           void job.moveToCompleted(null, token, false).catch(() => {});
@@ -499,16 +448,6 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       held.clear();
     },
   };
-}
-
-function parseCancel(message: string): { from: string; ids: number[] } | undefined {
-  try {
-    const value = JSON.parse(message) as { from?: unknown; ids?: unknown };
-    if (typeof value.from !== "string" || !Array.isArray(value.ids)) return undefined;
-    return { from: value.from, ids: value.ids.filter((id): id is number => Number.isSafeInteger(id)) };
-  } catch {
-    return undefined;
-  }
 }
 
 /** host:port of a Redis URL, without credentials, for messages. */
