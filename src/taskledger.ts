@@ -42,7 +42,11 @@ import { TaskRegistry } from "./tasks/registry.js";
 import { createWorker, type Worker, type WorkerExtension, type WorkerOptions } from "./worker/worker.js";
 
 export interface TaskledgerOptions {
-  /** `sqlite:FILE` (default `sqlite:taskledger.db`, or `TASKLEDGER_DATABASE_URL`), or an opened database. */
+  /**
+   * The ledger: `sqlite:FILE` (default `sqlite:taskledger.db`, or `TASKLEDGER_DATABASE_URL`),
+   * `postgres://user:pass@host:5432/db` (needs `pg`), `mysql://user:pass@host:3306/db` (MySQL or
+   * MariaDB; needs `mysql2`), or an opened database.
+   */
   readonly database?: string | Database;
   /**
    * What delivers tasks to workers: `"embedded"` (default, or `TASKLEDGER_ENGINE`): the SQLite

@@ -19,7 +19,7 @@ export const GLOBAL_FLAGS: FlagSpecs = {
   database: {
     type: "string",
     value: "URL",
-    help: "the ledger, sqlite:FILE; commands that only read need an existing one",
+    help: "the ledger: sqlite:FILE, postgres://USER@HOST/DB or mysql://USER:PASS@HOST/DB; commands that only read need an existing one",
     default: "$TASKLEDGER_DATABASE_URL, else the config's database, else sqlite:taskledger.db",
   },
   json: { type: "boolean", help: "machine-readable output: one JSON document, errors included" },
