@@ -227,6 +227,30 @@ export function ledgerMigrations(dialect: DialectName): Record<string, Migration
         );
       },
     },
+    "0004_owner_status_and_schedule_runs": {
+      async up(db: Kysely<any>) {
+        // One owner's tasks of one status, newest first: the task center's in-progress, reserved
+        // and canceled lists and the admin list filtered by owner and status. Without it SQLite
+        // walked the owner's whole history (tasks_owner_id) or every canceled task of all owners
+        // (tasks_status_id) and sorted them (test/ledger/explain.test.ts).
+        await ddl.index(db, "tasks", "tasks_owner_status", () =>
+          db.schema.createIndex("tasks_owner_status").on("tasks").columns(["owner", "status", "id"]),
+        );
+        // A schedule's runs newest first (schedules.runs): tasks_schedule_slot finds them but in
+        // slot order, so every read sorted all of the schedule's runs — a year of a per-minute
+        // schedule is half a million. Partial where the dialect allows it (MySQL: every row).
+        const partial = dialect !== "mysql";
+        await ddl.index(
+          db,
+          "tasks",
+          "tasks_schedule_id",
+          () =>
+            sql`create index tasks_schedule_id on tasks (schedule_id, id)${
+              partial ? sql` where schedule_id is not null` : sql``
+            }`,
+        );
+      },
+    },
   };
 }
 
