@@ -9,12 +9,11 @@
 // ledger on SQLite: enqueueMany, then one worker process at concurrency 10, every task recorded),
 // bullmq.redis.relay.deliveries_per_s (the relay handing every waiting row again while Redis holds
 // their jobs: what each worker's sweep costs per waiting task).
-import { spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import { createTaskledger } from "../dist/index.js";
 import { runtimeOf } from "../dist/internals.js";
 import { relay } from "../dist/maintenance/relay.js";
-import { assertRecorded, emit, round, say, startWorkerChild, tempDatabase, until } from "./lib.js";
+import { assertRecorded, emit, round, say, startWorkerChild, tempDatabase } from "./lib.js";
+import { startService, stopAll } from "./services.js";
 import { benchTasks, enqueueNoops } from "./tasks.js";
 
 const JOBS = Number(process.env.TL_BENCH_TASKS ?? 100_000);
@@ -36,60 +35,12 @@ try {
   skip(`the bullmq package is not installed (${error.message})`);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The bench's Redis: the one given, or a private redis-server (stopped by PID on exit). */
-async function startRedis() {
-  if (process.env.TASKLEDGER_BENCH_REDIS_URL) {
-    const given = new URL(process.env.TASKLEDGER_BENCH_REDIS_URL);
-    return { host: given.hostname, port: Number(given.port || 6379), version: "given", url: given.href };
-  }
-  const which = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" });
-  const redisBinary = which.stdout.trim();
-  if (which.status !== 0 || redisBinary === "")
-    skip(
-      "no redis-server binary installed (apt-get install -y redis-server), and TASKLEDGER_BENCH_REDIS_URL is unset",
-    );
-  const port = await freePort();
-  const { dir } = tempDatabase("tl-redis-");
-  const redis = spawn(
-    redisBinary,
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].concat([
-      "--maxmemory-policy",
-      "noeviction",
-      "--dir",
-      dir,
-      "--daemonize",
-      "no",
-    ]),
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let redisLog = "";
-  redis.stdout.on("data", (chunk) => {
-    redisLog += chunk;
-  });
-  process.on("exit", () => {
-    if (redis.exitCode === null && redis.signalCode === null) redis.kill("SIGTERM");
-  });
-  await until(() => redisLog.includes("Ready to accept connections"), {
-    timeoutMs: 10_000,
-    intervalMs: 10,
-    message: "redis-server",
-  });
-  const version = spawnSync(redisBinary, ["--version"], { encoding: "utf8" }).stdout.trim();
-  return { host: "127.0.0.1", port, version, url: `redis://127.0.0.1:${port}` };
-}
-
-const { host, port, version, url: redisUrl } = await startRedis();
+/** The bench's Redis: the one given, or a private redis-server (bench/services.js, stopped by PID). */
+const redis = await startService("redis");
+if (redis.skipped) skip(redis.skipped);
+const { hostname: host, port: redisPort } = new URL(redis.url);
+const port = Number(redisPort || 6379);
+const { version, url: redisUrl } = redis;
 say(`bullmq: ${version} on ${host}:${port}`);
 
 const connection = { host, port, maxRetriesPerRequest: null };
@@ -186,7 +137,11 @@ async function tracked() {
   }
 }
 
-await addOneByOne();
-await addBulkAndProcess();
-await tracked();
+try {
+  await addOneByOne();
+  await addBulkAndProcess();
+  await tracked();
+} finally {
+  await stopAll();
+}
 process.exit(process.exitCode ?? 0);

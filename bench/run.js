@@ -18,6 +18,7 @@ const BENCHMARKS = [
   "prune",
   "bullmq",
   "bullmq-pg",
+  "ledger",
   "http",
 ];
 
@@ -71,6 +72,7 @@ for (const name of wanted.length > 0 ? wanted : BENCHMARKS) {
 process.stderr.write("\nmetric                                    value         unit\n");
 for (const r of results) {
   const value = r.value === null ? `skipped: ${r.skipped}` : String(r.value);
-  process.stderr.write(`${r.metric.padEnd(42)}${value.padStart(12)}  ${r.unit}\n`);
+  const beside = r.target ? `  target ${r.target}` : r.baseline ? `  baseline ${r.baseline}` : "";
+  process.stderr.write(`${r.metric.padEnd(42)}${value.padStart(12)}  ${r.unit}${beside}\n`);
 }
 process.exit(failed > 0 ? 1 : 0);

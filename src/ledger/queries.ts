@@ -1,4 +1,4 @@
-import type { ExpressionBuilder } from "kysely";
+import { type ExpressionBuilder, sql } from "kysely";
 import { DISPLAY_STATUSES, type DisplayStatus } from "../core/types.js";
 import type { Db } from "./ledger.js";
 import type { LedgerDatabase, NotificationRow, TaskRow, WorkerRow } from "./schema.js";
@@ -90,7 +90,8 @@ export async function recentFinishedTasks(
 ): Promise<TaskRow[]> {
   const ended = async (status: "finished" | "canceled") =>
     (await byOwner(db.selectFrom("tasks").selectAll(), owner)
-      .where("status", "=", status)
+      // A literal, so SQLite sees that the partial index of that status (tasks_finished, tasks_canceled) applies.
+      .where("status", "=", sql.lit(status))
       .orderBy("finished_at", "desc")
       .orderBy("id", "desc")
       .limit(limit)
