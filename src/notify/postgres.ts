@@ -56,7 +56,7 @@ export function createPostgresChannel(
         if (closed || retry) return;
         retry = setTimeout(() => {
           retry = undefined;
-          connecting = connect();
+          connecting = connect().catch(() => {});
         }, delay);
         retry.unref?.();
         delay = Math.min(delay * 2, MAX_RETRY_MS);
@@ -83,7 +83,8 @@ export function createPostgresChannel(
       // Whatever committed before LISTEN took effect (or while the connection was down) was not heard.
       heard(undefined);
     };
-    connecting = connect();
+    // `pg` itself is loaded already (the ledger's pool): nothing here rejects but a broken install.
+    connecting = connect().catch(() => {});
   }
 
   return {
