@@ -31,7 +31,11 @@ import {
 } from "./maintenance/prune.js";
 import { type SweepReport, sweep } from "./maintenance/sweeper.js";
 import { NotificationBus } from "./notify/bus.js";
-import { createSqliteNotifier } from "./notify/notifier.js";
+import { createChannelNotifier } from "./notify/channel.js";
+import { createSqliteNotifier, type Notifier } from "./notify/notifier.js";
+import { createPollingChannel } from "./notify/polling.js";
+import { createPostgresChannel } from "./notify/postgres.js";
+import { createRedisChannel } from "./notify/redis.js";
 import type { Runtime, Settings } from "./runtime.js";
 import { prepareEntries } from "./scheduler/entry.js";
 import { createScheduler } from "./scheduler/scheduler.js";
@@ -170,8 +174,8 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
       : openDatabase(options.database ?? process.env.TASKLEDGER_DATABASE_URL ?? DEFAULT_DATABASE_URL);
   const engine = selectEngine(options, database, ledgerUrl(options));
   const clock = options.clock ?? systemClock;
-  const bus = new NotificationBus();
-  const notifier = createSqliteNotifier(database);
+  const notifier = selectNotifier(options, database, engine, ledgerUrl(options));
+  const bus = new NotificationBus(() => notifier.published?.());
   let closed = false;
   let migrated: Promise<void> | undefined;
   const workers = new Set<Worker>();
@@ -292,6 +296,7 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
       if (closed) return;
       await Promise.all([...workers].map((w) => w.stop()));
       closed = true;
+      await notifier.close?.();
       await engine.close();
       await database.close();
     },
@@ -340,6 +345,25 @@ function selectEngine(options: TaskledgerOptions, database: Database, url: strin
     throw invalid("engine", `unknown engine ${JSON.stringify(name)} (choose embedded, memory or bullmq)`);
   }
   return createEmbeddedEngine(database);
+}
+
+/**
+ * How processes hear that the ledger changed: on SQLite, the file; on PostgreSQL, LISTEN/NOTIFY
+ * (listening needs the ledger's URL: given an opened database, it polls); on MySQL, the bullmq
+ * engine's Redis, or a poll of the ledger without one.
+ */
+function selectNotifier(
+  options: TaskledgerOptions,
+  database: Database,
+  engine: Engine,
+  url: string | undefined,
+): Notifier {
+  if (database.dialect === "sqlite") return createSqliteNotifier(database);
+  const poll = createPollingChannel(database);
+  if (database.dialect === "postgres")
+    return createChannelNotifier(createPostgresChannel(database, url, poll));
+  const redis = engine.name === "bullmq" ? compileRedis(options.redis) : undefined;
+  return createChannelNotifier(redis ? createRedisChannel(redis) : poll);
 }
 
 /** The URL the ledger was opened from, when it was given as one (not as an opened database). */
