@@ -63,7 +63,8 @@ export interface TaskledgerOptions {
   readonly engine?: "embedded" | "memory" | "bullmq" | Engine;
   /**
    * Deliver tasks with BullMQ on this Redis (`redis://host:port`, or `TASKLEDGER_REDIS_URL`); the
-   * ledger stays in `database`. Needs the optional packages: `npm install bullmq ioredis`.
+   * ledger stays in `database`. `prefix` (or `TASKLEDGER_REDIS_PREFIX`; default `taskledger`)
+   * keeps two ledgers on one Redis apart. Needs the optional packages: `npm install bullmq ioredis`.
    */
   readonly redis?: string | { readonly url: string; readonly prefix?: string };
   /** The task definitions this instance can enqueue and run. */
@@ -369,15 +370,16 @@ function selectNotifier(
 /** The URL the ledger was opened from, when it was given as one (not as an opened database). */
 function ledgerUrl(options: TaskledgerOptions): string | undefined {
   if (typeof options.database === "string") return options.database;
-  if (options.database !== undefined) return undefined;
+  if (options.database !== undefined) return options.database.url;
   return process.env.TASKLEDGER_DATABASE_URL ?? DEFAULT_DATABASE_URL;
 }
 
-/** The `redis` option (or `TASKLEDGER_REDIS_URL`), checked. */
+/** The `redis` option (or `TASKLEDGER_REDIS_URL`, with `TASKLEDGER_REDIS_PREFIX`), checked. */
 function compileRedis(option: TaskledgerOptions["redis"]): { url: string; prefix?: string } | undefined {
-  const value = option ?? process.env.TASKLEDGER_REDIS_URL ?? undefined;
+  const value = option ?? (process.env.TASKLEDGER_REDIS_URL || undefined);
   if (value === undefined || value === "") return undefined;
-  const { url, prefix } = typeof value === "string" ? { url: value, prefix: undefined } : value;
+  const envPrefix = process.env.TASKLEDGER_REDIS_PREFIX || undefined;
+  const { url, prefix } = typeof value === "string" ? { url: value, prefix: envPrefix } : value;
   if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
     throw invalid("redis", "must be a redis:// or rediss:// URL");
   }

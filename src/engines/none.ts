@@ -9,8 +9,12 @@ export function engineNeeded(dialect: string): TaskledgerError {
   return new TaskledgerError(
     "unavailable",
     `engine: the embedded engine runs on a SQLite ledger only; this ledger is on ${dialect}. ` +
-      "Reads, status and migrations work here; to enqueue and run tasks, configure a scale-out engine " +
-      "(TASKLEDGER_REDIS_URL=redis://HOST:6379 for BullMQ on Redis), or use a sqlite: ledger",
+      "Reads, status and migrations work here; to enqueue and run tasks, configure a scale-out engine: " +
+      "TASKLEDGER_REDIS_URL=redis://HOST:6379 (BullMQ on Redis)" +
+      (dialect === "postgres"
+        ? ", or TASKLEDGER_ENGINE=bullmq (BullMQ's PostgreSQL backend in this database)"
+        : "") +
+      "; or use a sqlite: ledger",
     { field: "engine" },
   );
 }

@@ -22,6 +22,11 @@ export interface Database {
   readonly identity: string;
   /** The raw SQLite handle (embedded engine fast paths, pragmas). */
   readonly sqlite: BetterSqlite3.Database | undefined;
+  /**
+   * The URL a server ledger was opened from, credentials included — for connections of its own
+   * (LISTEN, BullMQ's PostgreSQL backend); never printed (`identity` is the printable name).
+   */
+  readonly url?: string;
   /** What the database can do (RETURNING, upserts, partial indexes, …): the ledger's writes branch on it. */
   readonly capabilities: Capabilities;
   /** Run `fn` in one transaction (on SQLite `BEGIN IMMEDIATE`): committed if it resolves, rolled back if it throws. */

@@ -83,7 +83,7 @@ export function openPostgres(url: string, options: OpenOptions): Database {
   const db = new Kysely<LedgerDatabase>({
     dialect: new PostgresDialect({ pool: pool as never }),
   });
-  return serverDatabase("postgres", db, describe(parsed), POSTGRES);
+  return serverDatabase("postgres", db, describe(parsed), POSTGRES, url);
 }
 
 interface Mysql2Module {
@@ -116,7 +116,7 @@ export function openMysql(url: string, options: OpenOptions): Database {
       },
     }),
   });
-  return serverDatabase("mysql", db, describe(parsed), MYSQL);
+  return serverDatabase("mysql", db, describe(parsed), MYSQL, url);
 }
 
 function serverDatabase(
@@ -124,8 +124,10 @@ function serverDatabase(
   db: Kysely<LedgerDatabase>,
   identity: string,
   capabilities: Database["capabilities"],
+  url: string,
 ): Database {
   return {
+    url,
     dialect,
     db,
     file: undefined,

@@ -94,15 +94,11 @@ describe.skipIf(skipped("postgres"))("the bullmq engine on PostgreSQL", () => {
   it("is chosen by engine bullmq (or TASKLEDGER_ENGINE) with a postgres ledger and no Redis", async () => {
     expect(open().ledger).toMatchObject({ dialect: "postgres", engine: "bullmq" });
     expect(runtimeOf(open()).engine.delivery).toBe("transaction");
-    // Given as an opened database, the ledger's URL is unknown: the engine cannot open its LISTEN connection.
+    // Given as an opened database (as the CLI does), the engine connects with the database's own URL.
     const database = openDatabase(url);
-    try {
-      expect(() => createTaskledger({ database, engine: "bullmq", tasks: [] })).toThrow(
-        /connects to the ledger's database itself: give database as its postgres:\/\/ URL/,
-      );
-    } finally {
-      await database.close();
-    }
+    const fromOpened = createTaskledger({ database, engine: "bullmq", tasks: [] });
+    expect(fromOpened.ledger).toMatchObject({ dialect: "postgres", engine: "bullmq" });
+    await fromOpened.close();
     const before = process.env.TASKLEDGER_ENGINE;
     process.env.TASKLEDGER_ENGINE = "bullmq";
     try {
