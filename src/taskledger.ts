@@ -79,6 +79,12 @@ export interface TaskledgerOptions {
   readonly heartbeatMs?: number;
   /** How often workers look for expired leases, ms. Default leaseMs / 2. */
   readonly sweepIntervalMs?: number;
+  /**
+   * How often a worker hands every waiting task again to an engine outside the ledger (Redis),
+   * whatever it may have lost unnoticed, ms. Default 300 000 (5 minutes). Between these deep
+   * passes the relay hands only recently written rows (src/maintenance/relay.ts).
+   */
+  readonly reconcileIntervalMs?: number;
   /** Fallback check for work when no wake-up arrives, ms. Default 1 000. */
   readonly pollIntervalMs?: number;
   /** What `worker.stop()` grants running tasks before aborting them, ms. Default 10 000. */
@@ -379,6 +385,8 @@ function compileSettings(options: TaskledgerOptions): Settings {
   if (heartbeatMs >= leaseMs) throw invalid("heartbeatMs", "must be shorter than leaseMs");
   const sweepIntervalMs = options.sweepIntervalMs ?? Math.max(1, Math.floor(leaseMs / 2));
   assertPositiveInt(sweepIntervalMs, "sweepIntervalMs");
+  const reconcileIntervalMs = options.reconcileIntervalMs ?? 300_000;
+  assertPositiveInt(reconcileIntervalMs, "reconcileIntervalMs");
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   assertPositiveInt(pollIntervalMs, "pollIntervalMs");
   const shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
@@ -401,6 +409,7 @@ function compileSettings(options: TaskledgerOptions): Settings {
     leaseMs,
     heartbeatMs,
     sweepIntervalMs,
+    reconcileIntervalMs,
     pollIntervalMs,
     shutdownGraceMs,
     retention: compileRetention(options.retention),

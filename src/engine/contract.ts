@@ -90,5 +90,11 @@ export interface Engine {
    * wake-up (`Notifier`) reports. Engines whose deliveries are the ledger's rows leave it out.
    */
   onDelivered?(listener: () => void): () => void;
+  /**
+   * For an engine outside the ledger (`after-commit`): names the store's current life, and changes
+   * whenever deliveries it had taken may be gone — Redis restarted (a new `run_id`) or came back
+   * after an outage. The relay then delivers every waiting task again (its deep pass).
+   */
+  generation?(): Promise<string>;
   close(): Promise<void>;
 }

@@ -70,6 +70,8 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
 
   /** Redis unreachable: said once per outage, and again once it is over. */
   let outage: string | undefined;
+  /** Outages this engine came back from: deliveries made meanwhile by processes that died are gone. */
+  let outages = 0;
   const log = (message: string) => console.error(`taskledger bullmq engine (${where}): ${message}`);
   function unreachable(error: unknown): void {
     if (outage !== undefined || closed) return;
@@ -126,6 +128,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     const backlog = [...pending.values()];
     pending.clear();
     outage = undefined;
+    outages++;
     if (backlog.length > 0) await deliver(backlog);
     log(
       `Redis is reachable again${backlog.length > 0 ? `; ${backlog.length} delivery(ies) held back meanwhile were sent` : ""}.`,
@@ -321,6 +324,13 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
 
     deliver(deliveries) {
       return deliver(deliveries);
+    },
+
+    async generation() {
+      // A restarted Redis has a new run_id (and, without persistence, none of its jobs).
+      const client = await connected();
+      const server = await within(client.info("server"), `reading Redis's run_id at ${where}`);
+      return `${/^run_id:(\S+)/m.exec(server)?.[1] ?? "?"}/${outages}`;
     },
 
     async withdraw(ids) {
