@@ -197,13 +197,23 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
       return database.transaction(fn);
     },
     async write(fn) {
-      let commit!: Commit;
-      const value = await runtime.transaction(async (tx) => {
-        commit = new Commit(engine, tx);
-        const value = await fn(tx, commit);
-        await commit.sealed();
-        return value;
-      });
+      // One per try: a server ledger runs the transaction again after a deadlock.
+      const tries: Commit[] = [];
+      let value: Awaited<ReturnType<typeof fn>>;
+      try {
+        value = await runtime.transaction(async (tx) => {
+          const commit = new Commit(engine, tx);
+          tries.push(commit);
+          const value = await fn(tx, commit);
+          await commit.sealed();
+          return value;
+        });
+      } catch (error) {
+        for (const rolledBack of tries) await rolledBack.failed(afterCommit.onDeliveryError);
+        throw error;
+      }
+      const commit = tries.pop()!;
+      for (const rolledBack of tries) await rolledBack.failed(afterCommit.onDeliveryError);
       await commit.committed(afterCommit);
       return value;
     },

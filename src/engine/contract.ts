@@ -73,6 +73,12 @@ export interface Engine {
    * Engines that consume in `take` leave it out.
    */
   taken?(deliveries: readonly Delivery[]): Promise<void>;
+  /**
+   * The round that took these deliveries failed (its transaction rolled back): hand them back now,
+   * not once their lock lapses (BullMQ's stall check, `lockMs` later). The engines that consume in
+   * `take` leave it out: the rollback hands their deliveries back.
+   */
+  untaken?(deliveries: readonly Delivery[]): Promise<void>;
   /** The earliest `runAt` among deliveries of these queues not yet due, or null when none waits. */
   nextDue(queues: readonly string[], now: number): Promise<number | null>;
   /**

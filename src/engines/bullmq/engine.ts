@@ -398,6 +398,22 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       completions.add(completing);
     },
 
+    async untaken(deliveries) {
+      const jobs: Job[] = [];
+      for (const d of deliveries) {
+        const h = held.get(jobIdOf(d));
+        if (!h) continue;
+        held.delete(jobIdOf(d));
+        jobs.push(h.job);
+      }
+      if (jobs.length === 0) return;
+      // Back to waiting for the next round (any process's); a lock lost meanwhile is BullMQ's stall check's.
+      await within(
+        Promise.all(jobs.map((job) => job.moveToWait(token).catch(() => {}))),
+        `handing ${jobs.length} job(s) back to Redis at ${where}`,
+      ).catch(unreachable);
+    },
+
     async nextDue(names) {
       try {
         const client = await connected();
