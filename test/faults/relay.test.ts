@@ -9,6 +9,7 @@ import {
   freshRedisPrefix,
   privateServer,
   removeServer,
+  restartService,
   skipped,
 } from "../helpers/dialects.js";
 import type { ServiceSpec } from "../helpers/services.js";
@@ -92,18 +93,13 @@ for (const dialect of ["postgres", "mysql"] as const) {
       expect(await other.pass()).toMatchObject({ kind: "deep", delivered: WAITING + 1 });
       await other.stop();
 
-      const explain =
-        dialect === "postgres"
-          ? await sql
-              .raw(
-                `explain select id from tasks where status in ('queued','reserved') and updated_at >= ${now} and updated_at < ${now + 1} and id > 0 order by id limit 1000`,
-              )
-              .execute(rt.db)
-          : await sql
-              .raw(
-                `explain select id from tasks where status in ('queued','reserved') and updated_at >= ${now} and updated_at < ${now + 1} and id > 0 order by id limit 1000`,
-              )
-              .execute(rt.db);
+      // The recent pass's read: no index has updated_at, so it walks the waiting rows (tasks_status_id
+      // on PostgreSQL, the primary key on MariaDB) — in the database, without a round trip per row.
+      const explain = await sql
+        .raw(
+          `explain select id from tasks where status in ('queued','reserved') and updated_at >= ${now} and updated_at < ${now + 1} and id > 0 order by id limit 1000`,
+        )
+        .execute(rt.db);
       process.stderr.write(
         `relay on ${dialect}, ${WAITING} waiting: every row ${everything.ms} ms; deep pass ${deep.ms} ms; ` +
           `recent pass with nothing new ${idle.ms} ms, ${quiet.ms} ms (task ${fresh.id})\n` +
@@ -131,7 +127,6 @@ describe.skipIf(skipped("postgres") || skipped("redis"))("the relay and a restar
     await client.flushall();
     client.disconnect();
     expect(await rt.engine.generation!()).toBe(before); // same run: only the schedule finds it
-    const { restartService } = await import("../helpers/dialects.js");
     await restartService(server);
     const after = await (async () => {
       for (;;) {
