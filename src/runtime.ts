@@ -19,6 +19,8 @@ export interface Settings {
   readonly leaseMs: number;
   readonly heartbeatMs: number;
   readonly sweepIntervalMs: number;
+  /** How often the relay hands every waiting task again to an engine outside the ledger, ms. */
+  readonly reconcileIntervalMs: number;
   /** Fallback check for work when no wake-up arrives (file watching unavailable). */
   readonly pollIntervalMs: number;
   readonly shutdownGraceMs: number;

@@ -88,6 +88,12 @@ export interface TaskledgerOptions {
   readonly heartbeatMs?: number;
   /** How often workers look for expired leases, ms. Default leaseMs / 2. */
   readonly sweepIntervalMs?: number;
+  /**
+   * How often a worker hands every waiting task again to an engine outside the ledger (Redis),
+   * whatever it may have lost unnoticed, ms. Default 300 000 (5 minutes). Between these deep
+   * passes the relay hands only recently written rows (src/maintenance/relay.ts).
+   */
+  readonly reconcileIntervalMs?: number;
   /** Fallback check for work when no wake-up arrives, ms. Default 1 000. */
   readonly pollIntervalMs?: number;
   /** What `worker.stop()` grants running tasks before aborting them, ms. Default 10 000. */
@@ -200,13 +206,23 @@ export function createTaskledger(options: TaskledgerOptions): Taskledger {
       return database.transaction(fn);
     },
     async write(fn) {
-      let commit!: Commit;
-      const value = await runtime.transaction(async (tx) => {
-        commit = new Commit(engine, tx);
-        const value = await fn(tx, commit);
-        await commit.sealed();
-        return value;
-      });
+      // One per try: a server ledger runs the transaction again after a deadlock.
+      const tries: Commit[] = [];
+      let value: Awaited<ReturnType<typeof fn>>;
+      try {
+        value = await runtime.transaction(async (tx) => {
+          const commit = new Commit(engine, tx);
+          tries.push(commit);
+          const value = await fn(tx, commit);
+          await commit.sealed();
+          return value;
+        });
+      } catch (error) {
+        for (const rolledBack of tries) await rolledBack.failed(afterCommit.onDeliveryError);
+        throw error;
+      }
+      const commit = tries.pop()!;
+      for (const rolledBack of tries) await rolledBack.failed(afterCommit.onDeliveryError);
       await commit.committed(afterCommit);
       return value;
     },
@@ -409,6 +425,8 @@ function compileSettings(options: TaskledgerOptions): Settings {
   if (heartbeatMs >= leaseMs) throw invalid("heartbeatMs", "must be shorter than leaseMs");
   const sweepIntervalMs = options.sweepIntervalMs ?? Math.max(1, Math.floor(leaseMs / 2));
   assertPositiveInt(sweepIntervalMs, "sweepIntervalMs");
+  const reconcileIntervalMs = options.reconcileIntervalMs ?? 300_000;
+  assertPositiveInt(reconcileIntervalMs, "reconcileIntervalMs");
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   assertPositiveInt(pollIntervalMs, "pollIntervalMs");
   const shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
@@ -431,6 +449,7 @@ function compileSettings(options: TaskledgerOptions): Settings {
     leaseMs,
     heartbeatMs,
     sweepIntervalMs,
+    reconcileIntervalMs,
     pollIntervalMs,
     shutdownGraceMs,
     retention: compileRetention(options.retention),

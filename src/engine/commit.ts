@@ -70,6 +70,11 @@ export class Commit {
     await this.engine.signalCancel(this.#cancels.splice(0), this.tx);
   }
 
+  /** The transaction failed: what the round took goes back to the engine at once. */
+  async failed(onError: (error: unknown) => void): Promise<void> {
+    if (this.#taken.length > 0) await this.engine.untaken?.(this.#taken.splice(0)).catch(onError);
+  }
+
   publish(rows: readonly NotificationRow[]): void {
     if (rows.length > 0) this.notifications.push(...rows);
   }

@@ -73,6 +73,12 @@ export interface Engine {
    * Engines that consume in `take` leave it out.
    */
   taken?(deliveries: readonly Delivery[]): Promise<void>;
+  /**
+   * The round that took these deliveries failed (its transaction rolled back): hand them back now,
+   * not once their lock lapses (BullMQ's stall check, `lockMs` later). The engines that consume in
+   * `take` leave it out: the rollback hands their deliveries back.
+   */
+  untaken?(deliveries: readonly Delivery[]): Promise<void>;
   /** The earliest `runAt` among deliveries of these queues not yet due, or null when none waits. */
   nextDue(queues: readonly string[], now: number): Promise<number | null>;
   /**
@@ -90,5 +96,11 @@ export interface Engine {
    * wake-up (`Notifier`) reports. Engines whose deliveries are the ledger's rows leave it out.
    */
   onDelivered?(listener: () => void): () => void;
+  /**
+   * For an engine outside the ledger (`after-commit`): names the store's current life, and changes
+   * whenever deliveries it had taken may be gone — Redis restarted (a new `run_id`) or came back
+   * after an outage. The relay then delivers every waiting task again (its deep pass).
+   */
+  generation?(): Promise<string>;
   close(): Promise<void>;
 }

@@ -97,3 +97,32 @@ export async function waitingDeliveries(db: Db, afterId: number, limit: number):
     .execute();
   return rows.map(toDelivery);
 }
+
+/**
+ * The waiting tasks whose row changed in `[from, to)` (`updated_at`, epoch ms), as deliveries of
+ * their next attempt, in id order from `afterId`: what the relay hands again between its deep
+ * passes. Every write that makes a row wait (enqueue, retry, requeue) sets `updated_at`.
+ */
+export async function changedWaitingDeliveries(
+  db: Db,
+  from: number,
+  to: number,
+  afterId: number,
+  limit: number,
+): Promise<Delivery[]> {
+  const { rows } = await changedWaitingRows.execute<DeliveryColumns>(db, [from, to, afterId, limit]);
+  return rows.map(toDelivery);
+}
+
+/** Args: from, to, afterId, limit. */
+const changedWaitingRows = statement((db, arg) =>
+  db
+    .selectFrom("tasks")
+    .select(DELIVERY_COLUMNS)
+    .where("status", "in", [sql.lit("queued"), sql.lit("reserved")])
+    .where("updated_at", ">=", arg(0))
+    .where("updated_at", "<", arg(1))
+    .where("id", ">", arg(2))
+    .orderBy("id")
+    .limit(arg(3)),
+);

@@ -56,6 +56,10 @@ interface PgModule {
   ) => {
     end(): Promise<void>;
     on(event: "error", listener: (error: Error) => void): void;
+    on(
+      event: "connect",
+      listener: (client: { on(event: "error", listener: () => void): void }) => void,
+    ): void;
   };
   types: { getTypeParser(oid: number, format?: string): (value: string) => unknown };
 }
@@ -80,6 +84,9 @@ export function openPostgres(url: string, options: OpenOptions): Database {
   });
   // An idle connection the server dropped is reported here; the pool replaces it on next use.
   pool.on("error", () => {});
+  // A connection checked out between two statements (a transaction waiting on Redis) reports a
+  // server shutdown on itself, and its next statement fails: without a listener the process died.
+  pool.on("connect", (client) => client.on("error", () => {}));
   const db = new Kysely<LedgerDatabase>({
     dialect: new PostgresDialect({ pool: pool as never }),
   });

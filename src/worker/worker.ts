@@ -5,7 +5,7 @@ import { invalid, isTaskledgerError } from "../core/errors.js";
 import type { Task } from "../core/types.js";
 import * as ledger from "../ledger/ledger.js";
 import { toTask } from "../ledger/rows.js";
-import { relay } from "../maintenance/relay.js";
+import { createRelay } from "../maintenance/relay.js";
 import { sweep } from "../maintenance/sweeper.js";
 import type { Runtime } from "../runtime.js";
 import { progressValue } from "../tasks/context.js";
@@ -70,6 +70,7 @@ export function createWorker(
   const id = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
   const graceDefault = options.shutdownGraceMs ?? rt.settings.shutdownGraceMs;
   const log = (message: string) => console.error(`taskledger worker ${id}: ${message}`);
+  const relay = createRelay(rt, id);
 
   const held = new Map<number, Held>();
   /** Outcomes not yet written. Taken out only by the round that writes them, put back if it fails. */
@@ -376,16 +377,18 @@ export function createWorker(
       };
       lastBeat = rt.clock.now();
       every(rt.settings.heartbeatMs, heartbeat);
-      // What an engine outside the ledger lost (a crash between commit and delivery) is delivered again.
+      // What an engine outside the ledger lost (a crash between commit and delivery, a restart) is
+      // delivered again, by whichever worker leads the relay.
       every(rt.settings.sweepIntervalMs, async () => {
         await sweep(rt);
-        await relay(rt);
+        await relay.pass();
       });
       // A started worker keeps its process alive until stop(), as a listening server does.
       every(rt.settings.pollIntervalMs, async () => onWake()).ref();
       for (const extension of extensions) await extension.start();
       await sweep(rt);
-      await relay(rt);
+      // An engine that cannot be reached now is relayed to by the next pass.
+      await relay.pass().catch((error) => log(`relay: ${(error as Error).message}`));
       schedulePump();
     },
 
@@ -427,6 +430,7 @@ export function createWorker(
       for (const timer of timers) clearInterval(timer);
       timers = [];
       unsubscribe?.();
+      await relay.stop();
       await ledger.removeWorkers(rt.db, [id]).catch(() => {});
       state = "stopped";
       resolveStopped();

@@ -54,6 +54,7 @@ export interface Job {
   readonly priority: number;
   moveToCompleted(returnValue: null, token: string, fetchNext: false): Promise<unknown>;
   moveToDelayed(timestamp: number, token: string): Promise<void>;
+  moveToWait(token: string): Promise<unknown>;
   promote(): Promise<void>;
 }
 

@@ -70,6 +70,8 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
 
   /** Redis unreachable: said once per outage, and again once it is over. */
   let outage: string | undefined;
+  /** Outages this engine came back from: deliveries made meanwhile by processes that died are gone. */
+  let outages = 0;
   const log = (message: string) => console.error(`taskledger bullmq engine (${where}): ${message}`);
   function unreachable(error: unknown): void {
     if (outage !== undefined || closed) return;
@@ -126,6 +128,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     const backlog = [...pending.values()];
     pending.clear();
     outage = undefined;
+    outages++;
     if (backlog.length > 0) await deliver(backlog);
     log(
       `Redis is reachable again${backlog.length > 0 ? `; ${backlog.length} delivery(ies) held back meanwhile were sent` : ""}.`,
@@ -323,6 +326,13 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       return deliver(deliveries);
     },
 
+    async generation() {
+      // A restarted Redis has a new run_id (and, without persistence, none of its jobs).
+      const client = await connected();
+      const server = await within(client.info("server"), `reading Redis's run_id at ${where}`);
+      return `${/^run_id:(\S+)/m.exec(server)?.[1] ?? "?"}/${outages}`;
+    },
+
     async withdraw(ids) {
       if (ids.length === 0) return;
       try {
@@ -386,6 +396,22 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
         .catch(unreachable)
         .finally(() => completions.delete(completing));
       completions.add(completing);
+    },
+
+    async untaken(deliveries) {
+      const jobs: Job[] = [];
+      for (const d of deliveries) {
+        const h = held.get(jobIdOf(d));
+        if (!h) continue;
+        held.delete(jobIdOf(d));
+        jobs.push(h.job);
+      }
+      if (jobs.length === 0) return;
+      // Back to waiting for the next round (any process's); a lock lost meanwhile is BullMQ's stall check's.
+      await within(
+        Promise.all(jobs.map((job) => job.moveToWait(token).catch(() => {}))),
+        `handing ${jobs.length} job(s) back to Redis at ${where}`,
+      ).catch(unreachable);
     },
 
     async nextDue(names) {
