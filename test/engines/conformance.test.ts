@@ -28,9 +28,39 @@ const ENGINES: {
   { name: "embedded", make: () => "embedded" },
   { name: "memory", make: () => createMemoryEngine() },
   {
-    name: "bullmq (Redis)",
+    name: "memory + PostgreSQL ledger",
+    make: () => createMemoryEngine(),
+    ledger: () => freshDatabaseUrl("postgres"),
+    needs: (ctx) => needsService(ctx, "postgres"),
+  },
+  {
+    name: "memory + MySQL/MariaDB ledger",
+    make: () => createMemoryEngine(),
+    ledger: () => freshDatabaseUrl("mysql"),
+    needs: (ctx) => needsService(ctx, "mysql"),
+  },
+  {
+    name: "bullmq (Redis) + SQLite ledger",
     make: () => createBullmqEngine({ url: testRedisUrl()!, prefix: testPrefix() }),
     needs: needsRedis,
+  },
+  {
+    name: "bullmq (Redis) + PostgreSQL ledger",
+    make: () => createBullmqEngine({ url: testRedisUrl()!, prefix: testPrefix() }),
+    ledger: () => freshDatabaseUrl("postgres"),
+    needs: (ctx) => {
+      needsRedis(ctx);
+      needsService(ctx, "postgres");
+    },
+  },
+  {
+    name: "bullmq (Redis) + MySQL/MariaDB ledger",
+    make: () => createBullmqEngine({ url: testRedisUrl()!, prefix: testPrefix() }),
+    ledger: () => freshDatabaseUrl("mysql"),
+    needs: (ctx) => {
+      needsRedis(ctx);
+      needsService(ctx, "mysql");
+    },
   },
   {
     name: "bullmq (PostgreSQL backend) + PostgreSQL ledger",
