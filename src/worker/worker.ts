@@ -10,6 +10,7 @@ import { sweep } from "../maintenance/sweeper.js";
 import type { Runtime } from "../runtime.js";
 import { progressValue } from "../tasks/context.js";
 import { assertKnownQueue, knownQueues } from "../tasks/registry.js";
+import { coalescedProgress } from "./progress.js";
 import { type RunningAttempt, startAttempt } from "./runner.js";
 import { settle, toOutcome } from "./settle.js";
 
@@ -223,8 +224,9 @@ export function createWorker(
     }
     // Held again after its lease expired and the sweeper requeued it: the old attempt's outcome no longer counts.
     held.get(task.id)?.attempt.lose("lease expired; the task was claimed again");
+    const report = coalescedProgress((progress, data) => writeProgress(task, progress, data));
     const attempt = startAttempt(definition, task, {
-      setProgress: (progress, data) => writeProgress(task, progress, data),
+      setProgress: async (progress, data) => report(progressValue(progress), data),
       pointOfNoReturn: (reason) => passPointOfNoReturn(task, reason),
     });
     held.set(task.id, { attempt, retry });

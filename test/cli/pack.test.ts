@@ -178,6 +178,33 @@ export async function main(url: string): Promise<Task<number>> {
     expect(tsc.code, tsc.stdout + tsc.stderr).toBe(0);
   });
 
+  it("names the package to install for a server ledger or engine it does not have", async () => {
+    writeFileSync(
+      join(project, "peers.mjs"),
+      `import { createTaskledger } from "taskledger";
+
+const tries = {
+  postgres: () => createTaskledger({ database: "postgres://app@127.0.0.1:1/app", tasks: [] }),
+  mysql: () => createTaskledger({ database: "mysql://app@127.0.0.1:1/app", tasks: [] }),
+  redis: async () => {
+    const tl = createTaskledger({ database: "sqlite::memory:", redis: "redis://127.0.0.1:1", tasks: [] });
+    try { await tl.migrate(); } finally { await tl.close().catch(() => {}); }
+  },
+};
+const said = {};
+for (const [name, attempt] of Object.entries(tries)) {
+  try { await attempt(); said[name] = "no error"; } catch (error) { said[name] = \`\${error.code}: \${error.message}\`; }
+}
+console.log(JSON.stringify(said));
+`,
+    );
+    const result = ok(await sh(process.execPath, ["peers.mjs"], project), "node peers.mjs");
+    const said = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
+    expect(said.postgres).toMatch(/^unavailable: .*npm install pg\b/);
+    expect(said.mysql).toMatch(/^unavailable: .*npm install mysql2\b/);
+    expect(said.redis).toMatch(/^unavailable: .*npm install bullmq ioredis/);
+  });
+
   it("runs a task end to end from an ESM script on a SQLite file", async () => {
     const db = join(work, "script.db");
     writeFileSync(
