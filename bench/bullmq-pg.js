@@ -1,127 +1,31 @@
 // BullMQ on its PostgreSQL backend: the raw baseline and taskledger's bullmq engine on it (the
 // ledger in the same database), measured in the same run on the same server —
-// TASKLEDGER_BENCH_POSTGRES_URL (a server; a database is created on it and dropped), or a private
-// PostgreSQL 15 (initdb in a temp folder, loopback, fsync on, run as the `postgres` user when this
-// runs as root), stopped by PID at the end. Skipped, with the reason printed, when neither is
-// available.
+// TASKLEDGER_BENCH_POSTGRES_URL, or a private PostgreSQL 15 with production durability
+// (bench/services.js: fsync on), stopped by PID at the end. Skipped, with the reason printed, when
+// neither is available. bench/bullmq-servers.js runs the same two measurements beside the Redis
+// engine's; `rawPg` and `trackedPg` are shared with it.
 //
 // Metrics: bullmq.pg.raw.jobs_per_s (raw BullMQ, `withBackend(createPostgresBackend)`, one worker
 // process at concurrency 10, no-op jobs, completed jobs kept as BullMQ's default does),
 // bullmq.pg.tracked.tasks_per_s (the bullmq engine with the ledger in the same database:
 // enqueueMany, then one worker process at concurrency 10, every task recorded), with how full the
 // worker's takes were (deliveries taken per take, of the free slots it asked for) beside it.
-import { spawn, spawnSync } from "node:child_process";
-import { chownSync, existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { createTaskledger } from "../dist/index.js";
-import { emit, round, say, sleep, startWorkerChild, tempDatabase, until } from "./lib.js";
+import { emit, round, say, startWorkerChild } from "./lib.js";
+import { dropDatabases, freshDatabase, startService, stopAll } from "./services.js";
 import { benchTasks, enqueueNoops } from "./tasks.js";
 
 const JOBS = Number(process.env.TL_BENCH_PG_JOBS ?? 20_000);
 const TRACKED = Number(process.env.TL_BENCH_PG_TASKS ?? 20_000);
 const BATCH = 1_000;
-const PG_BIN = "/usr/lib/postgresql/15/bin";
+/** bullmq.pg.tracked.tasks_per_s ≥ this × bullmq.pg.raw.jobs_per_s (issue 13). */
+const TARGET_OF_RAW = 0.5;
 
-const skip = (reason) => {
-  say(`bullmq-pg: skipped — ${reason}`);
-  emit("bullmq.pg.raw.jobs_per_s", null, "jobs/s", { skipped: reason });
-  emit("bullmq.pg.tracked.tasks_per_s", null, "tasks/s", { skipped: reason });
-  process.exit(0);
-};
-
-let bullmq;
-let pg;
-try {
-  bullmq = await import("bullmq");
-  ({ default: pg } = await import("pg"));
-} catch (error) {
-  skip(`bullmq or pg is not installed (${error.message})`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** uid/gid of the `postgres` user, to run the server as when we are root (PostgreSQL refuses root). */
-function postgresUser() {
-  if (process.getuid?.() !== 0) return {};
-  const line = readFileSync("/etc/passwd", "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("postgres:"));
-  if (!line)
-    skip("running as root without a postgres user to run PostgreSQL as (apt-get install postgresql)");
-  const [, , uid, gid] = line.split(":");
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-/** The bench's server: the one given, or a private PostgreSQL (stopped by PID on exit). */
-async function startPostgres() {
-  if (process.env.TASKLEDGER_BENCH_POSTGRES_URL) {
-    return { url: process.env.TASKLEDGER_BENCH_POSTGRES_URL.replace(/\/[^/]*$/, ""), version: "given" };
-  }
-  if (!existsSync(join(PG_BIN, "initdb")))
-    skip(
-      `no PostgreSQL 15 (${PG_BIN}; apt-get install postgresql), and TASKLEDGER_BENCH_POSTGRES_URL is unset`,
-    );
-  const user = postgresUser();
-  const { dir } = tempDatabase("tl-pg-");
-  if (user.uid !== undefined) chownSync(dir, user.uid, user.gid);
-  const data = join(dir, "data");
-  const init = spawnSync(
-    join(PG_BIN, "initdb"),
-    ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-instructions"],
-    { ...user, encoding: "utf8", cwd: dir },
-  );
-  if (init.status !== 0) skip(`initdb failed: ${init.stderr.trim()}`);
-  const port = await freePort();
-  const server = spawn(
-    join(PG_BIN, "postgres"),
-    ["-D", data, "-h", "127.0.0.1", "-p", String(port), "-k", dir, "-c", "max_connections=100"],
-    { ...user, cwd: dir, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let log = "";
-  server.stderr.on("data", (chunk) => {
-    log += chunk;
-  });
-  process.on("exit", () => {
-    if (server.exitCode === null && server.signalCode === null) server.kill("SIGINT"); // fast shutdown
-  });
-  await until(() => log.includes("ready to accept connections") || server.exitCode !== null, {
-    timeoutMs: 30_000,
-    intervalMs: 20,
-    message: "postgres",
-  });
-  if (server.exitCode !== null) skip(`postgres exited: ${log.trim().split("\n").slice(-3).join(" ")}`);
-  const version = spawnSync(join(PG_BIN, "postgres"), ["--version"], { encoding: "utf8" }).stdout.trim();
-  return { url: `postgres://postgres@127.0.0.1:${port}`, version, server };
-}
-
-const { url: serverUrl, version, server } = await startPostgres();
-say(`bullmq-pg: ${version} at ${serverUrl.replace(/\/\/[^@]*@/, "//")}`);
-
-/** A new database on the server (dropped at the end). */
-const created = [];
-async function freshDatabase(name) {
-  const admin = new pg.Client({ connectionString: `${serverUrl}/postgres` });
-  await admin.connect();
-  await admin.query(`drop database if exists ${name} with (force)`);
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  created.push(name);
-  return `${serverUrl}/${name}`;
-}
-
-/** Raw BullMQ on its PostgreSQL backend: addBulk JOBS no-op jobs, then drain them with one worker at concurrency 10. */
-async function raw() {
-  const url = await freshDatabase("tl_bench_raw");
+/** Raw BullMQ on its PostgreSQL backend in the fresh database `url`: addBulk JOBS no-op jobs, drain them with one worker at concurrency 10; jobs/s. */
+export async function rawPg(url, version) {
+  const bullmq = await import("bullmq");
+  const { default: pg } = await import("pg");
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   const client = await pool.connect();
   await bullmq.runMigrations(client, "bullmq");
@@ -163,9 +67,9 @@ async function raw() {
   return perSecond;
 }
 
-/** The bullmq engine on the PostgreSQL backend, ledger in the same database: queue TRACKED tasks, drain them with one worker process. */
-async function tracked(rawPerSecond) {
-  const url = await freshDatabase("tl_bench_tracked");
+/** The bullmq engine on the PostgreSQL backend, ledger in the fresh database `url`: queue TRACKED tasks, drain them with one worker process; tasks/s. */
+export async function trackedPg(url, rawPerSecond, version) {
+  const { default: pg } = await import("pg");
   const tl = createTaskledger({ database: url, engine: "bullmq", tasks: benchTasks });
   await tl.migrate();
   const started = performance.now();
@@ -200,38 +104,50 @@ async function tracked(rawPerSecond) {
     process.exitCode = 1;
   }
   const perSecond = TRACKED / (event.ms / 1000);
+  const ofRaw = perSecond / rawPerSecond;
   say(
     `bullmq-pg engine worker: ${TRACKED} tasks in ${round(event.ms, 0)} ms = ${round(perSecond, 0)} tasks/s ` +
-      `(${round(perSecond / rawPerSecond, 2)} × raw; ${rounds} takes, ${round(taken / rounds, 2)} of ${round(asked / rounds, 2)} free slots filled a take)`,
+      `(${round(ofRaw, 2)} × raw, target ≥ ${TARGET_OF_RAW}; ${rounds} takes, ${round(taken / rounds, 2)} of ${round(asked / rounds, 2)} free slots filled a take)`,
   );
   emit("bullmq.pg.tracked.tasks_per_s", perSecond, "tasks/s", {
     tasks: TRACKED,
     concurrency: 10,
     recorded: finished === TRACKED,
-    of_raw: round(perSecond / rawPerSecond),
+    of_raw: round(ofRaw),
+    target: `≥ ${TARGET_OF_RAW} × bullmq.pg.raw.jobs_per_s`,
+    within_target: ofRaw >= TARGET_OF_RAW,
     takes: rounds,
     taken_per_take: round(taken / rounds),
     free_per_take: round(asked / rounds),
+    start_ms: round(event.readyMs, 0),
     cpu_ms: round(event.cpuMs, 0),
     postgres: version,
   });
+  return perSecond;
 }
 
-try {
-  const rawPerSecond = await raw();
-  await tracked(rawPerSecond);
-} finally {
-  const admin = new pg.Client({ connectionString: `${serverUrl}/postgres` });
-  await admin.connect();
-  for (const name of created) await admin.query(`drop database if exists ${name} with (force)`);
-  await admin.end();
-  if (server) {
-    server.kill("SIGINT");
-    await until(() => server.exitCode !== null || server.signalCode !== null, {
-      timeoutMs: 10_000,
-      intervalMs: 20,
-      message: "postgres to stop",
-    }).catch(() => sleep(0));
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const skip = (reason) => {
+    say(`bullmq-pg: skipped — ${reason}`);
+    emit("bullmq.pg.raw.jobs_per_s", null, "jobs/s", { skipped: reason });
+    emit("bullmq.pg.tracked.tasks_per_s", null, "tasks/s", { skipped: reason });
+    process.exit(0);
+  };
+  try {
+    await import("bullmq");
+    await import("pg");
+  } catch (error) {
+    skip(`bullmq or pg is not installed (${error.message})`);
   }
+  try {
+    const server = await startService("postgres");
+    if (server.skipped) skip(server.skipped);
+    say(`bullmq-pg: ${server.version}, durability: ${server.durability}`);
+    const rawPerSecond = await rawPg(await freshDatabase(server), server.version);
+    await trackedPg(await freshDatabase(server), rawPerSecond, server.version);
+  } finally {
+    await dropDatabases();
+    await stopAll();
+  }
+  process.exit(process.exitCode ?? 0);
 }
-process.exit(process.exitCode ?? 0);

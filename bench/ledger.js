@@ -17,6 +17,7 @@
 //
 // Metrics: ledger.floor.<dialect>.tasks_per_s, ledger.floor_4x.<dialect>.tasks_per_s,
 // ledger.owner_list_1m.<dialect>.p95_ms.
+import { pathToFileURL } from "node:url";
 import { sql } from "kysely";
 import { openDatabase } from "../dist/index.js";
 import { insertTasks, settleOutcomes, startAttempts } from "../dist/ledger/ledger.js";
@@ -40,13 +41,16 @@ const SQLITE_DURABILITY =
 
 const DIALECTS = (process.env.TL_BENCH_DIALECTS ?? "sqlite,postgres,mysql").split(",").map((d) => d.trim());
 
-try {
-  for (const dialect of DIALECTS) await bench(dialect);
-} finally {
-  await dropDatabases();
-  await stopAll();
+// Run as a benchmark; imported (bench/bullmq-servers.js), it only lends its floor.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  try {
+    for (const dialect of DIALECTS) await bench(dialect);
+  } finally {
+    await dropDatabases();
+    await stopAll();
+  }
+  process.exit(process.exitCode ?? 0);
 }
-process.exit(process.exitCode ?? 0);
 
 async function bench(dialect) {
   const server = dialect === "sqlite" ? undefined : await startService(dialect);
@@ -104,8 +108,8 @@ async function open(url, dialect, poolSize = LOOPS + 1) {
   return database;
 }
 
-/** The write floor with `loops` workers at once; tasks/s. */
-async function floor(url, dialect, loops) {
+/** The write floor with `loops` workers at once, on a fresh database at `url`; tasks/s. */
+export async function floor(url, dialect, loops = 1) {
   const database = await open(url, dialect);
   try {
     const queued = await queue(database, FLOOR_TASKS);

@@ -79,7 +79,9 @@ const CHILD = fileURLToPath(new URL("./worker-child.js", import.meta.url));
  * `next(predicate)` resolves with the first event (seen or to come) that matches.
  */
 export function startWorkerChild(env) {
-  const child = spawn(process.execPath, [CHILD], {
+  // TL_BENCH_CHILD_ARGS: node options for the worker child only (e.g. "--cpu-prof --cpu-prof-dir=DIR").
+  const args = (process.env.TL_BENCH_CHILD_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...args, CHILD], {
     env: { ...process.env, ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -2,7 +2,7 @@
 // `ready` once claiming, `started` / `aborted` from the bench tasks, and in drain mode `rss`
 // samples and `drained` once TL_DRAIN tasks are all recorded as finished.
 //
-// Environment: TL_DATABASE (sqlite:FILE or postgres://…), TL_CONCURRENCY (default 10), TL_DRAIN (a task count),
+// Environment: TL_DATABASE (sqlite:FILE, postgres://… or mysql://…), TL_CONCURRENCY (default 10), TL_DRAIN (a task count),
 // TL_RSS_EVERY (sample RSS every N handler runs in drain mode).
 import BetterSqlite3 from "better-sqlite3";
 import { createTaskledger } from "../dist/index.js";
@@ -21,19 +21,40 @@ const tl = createTaskledger({ database, tasks: benchTasks });
 await tl.migrate();
 const worker = tl.createWorker({ concurrency: Number(process.env.TL_CONCURRENCY ?? 10) });
 
-/** How full the worker's rounds are: every take, what it asked for (free slots) and what it got. */
-const takes = { rounds: 0, asked: 0, taken: 0 };
-const engine = runtimeOf(tl).engine;
+/**
+ * How full the worker's rounds are: every take, what it asked for (free slots) and what it got
+ * (`short`: takes that got less);
+ * and where a drain's time goes: inside the takes (`takeMs`), inside write transactions
+ * (`writeMs`, `writes`: rounds, and any other write of this process).
+ */
+const takes = { rounds: 0, asked: 0, taken: 0, short: 0, takeMs: 0, writes: 0, writeMs: 0 };
+const rt = runtimeOf(tl);
+const engine = rt.engine;
 const take = engine.take.bind(engine);
 engine.take = async (request, tx) => {
+  const t0 = performance.now();
   const taken = await take(request, tx);
+  takes.takeMs += performance.now() - t0;
   takes.rounds++;
   takes.asked += request.limit;
   takes.taken += taken.length;
+  // A take that got less than it asked for: the worker then waits to be woken (or polls).
+  if (taken.length < request.limit) takes.short++;
   return taken;
+};
+const write = rt.write.bind(rt);
+rt.write = async (fn) => {
+  const t0 = performance.now();
+  try {
+    return await write(fn);
+  } finally {
+    takes.writes++;
+    takes.writeMs += performance.now() - t0;
+  }
 };
 
 const stop = async () => {
+  send({ event: "takes", takes });
   await worker.stop({ graceMs: 1_000 });
   await tl.close();
   process.exit(0);
@@ -44,7 +65,9 @@ process.on("SIGINT", stop);
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
 await worker.start();
-send({ event: "ready", at: wallNow() });
+/** Start-up (the worker's first sweep and relay) is part of a drain's time; this says how much. */
+const readyMs = performance.now() - started;
+send({ event: "ready", at: wallNow(), ms: readyMs });
 
 if (drain > 0) {
   const sample = () =>
@@ -73,6 +96,7 @@ if (drain > 0) {
   send({
     event: "drained",
     ms,
+    readyMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
     tasks: drain,
     runs: counters.runs,
@@ -80,7 +104,7 @@ if (drain > 0) {
   });
 }
 
-/** Counts the ledger's finished tasks: a read-only SQLite handle, or one PostgreSQL connection. */
+/** Counts the ledger's finished tasks: a read-only SQLite handle, or one PostgreSQL or MySQL connection. */
 async function finishedCounter(url) {
   const statement = "select count(*) as n from tasks where status = 'finished'";
   if (/^postgres(ql)?:/.test(url)) {
@@ -91,6 +115,15 @@ async function finishedCounter(url) {
       count: async () => Number((await client.query(statement)).rows[0].n),
       pollMs: 5, // a query a poll: lighter on the server that is being measured
       close: () => client.end(),
+    };
+  }
+  if (/^(mysql|mariadb):/.test(url)) {
+    const mysql = await import("mysql2/promise");
+    const connection = await mysql.createConnection({ uri: url.replace(/^mariadb:/, "mysql:") });
+    return {
+      count: async () => Number((await connection.query(statement))[0][0].n),
+      pollMs: 5,
+      close: () => connection.end(),
     };
   }
   const reader = new BetterSqlite3(url.replace(/^sqlite:/, ""), { readonly: true });
