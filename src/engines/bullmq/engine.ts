@@ -303,6 +303,18 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     return () => signals.off(event, listener);
   }
 
+  /** The jobs this process holds for these deliveries, no longer held. */
+  const release = (deliveries: readonly Delivery[]): Job[] => {
+    const jobs: Job[] = [];
+    for (const d of deliveries) {
+      const h = held.get(jobIdOf(d));
+      if (!h) continue;
+      held.delete(jobIdOf(d));
+      jobs.push(h.job);
+    }
+    return jobs;
+  };
+
   return {
     name: "bullmq",
     delivery: "after-commit",
@@ -376,13 +388,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     },
 
     async taken(deliveries) {
-      const jobs: Job[] = [];
-      for (const d of deliveries) {
-        const h = held.get(jobIdOf(d));
-        if (!h) continue;
-        held.delete(jobIdOf(d));
-        jobs.push(h.job);
-      }
+      const jobs = release(deliveries);
       if (jobs.length === 0) return;
       // The worker's next round need not wait for this: the ledger has decided (close() waits).
       const completing = within(
@@ -399,13 +405,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     },
 
     async untaken(deliveries) {
-      const jobs: Job[] = [];
-      for (const d of deliveries) {
-        const h = held.get(jobIdOf(d));
-        if (!h) continue;
-        held.delete(jobIdOf(d));
-        jobs.push(h.job);
-      }
+      const jobs = release(deliveries);
       if (jobs.length === 0) return;
       // Back to waiting for the next round (any process's); a lock lost meanwhile is BullMQ's stall check's.
       await within(
