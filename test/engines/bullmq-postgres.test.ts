@@ -7,10 +7,10 @@ import { toBullmqPriority } from "../../src/engines/bullmq/shared.js";
 import { createTaskledger, defineTask, type Taskledger, type TaskledgerOptions } from "../../src/index.js";
 import { runtimeOf } from "../../src/internals.js";
 import { openDatabase } from "../../src/ledger/database.js";
-import * as ledger from "../../src/ledger/ledger.js";
 import { gate } from "../flow/fixture.js";
 import { freshDatabaseUrl, skipped } from "../helpers/dialects.js";
 import { tempDatabase, waitFor } from "../helpers/index.js";
+import { takeAndStart } from "./rounds.js";
 
 /**
  * What belongs to the bullmq engine on BullMQ's PostgreSQL backend, beside the contract's promises
@@ -81,16 +81,6 @@ describe.skipIf(skipped("postgres"))("the bullmq engine on PostgreSQL", () => {
     return tl;
   }
 
-  /** Take what is due and start it, in one round, as a worker does. */
-  async function takeAndStart(tl: Taskledger, now = Date.now()) {
-    const rt = runtimeOf(tl);
-    return rt.write(async (tx, commit) => {
-      const taken = await commit.take({ worker: "w", queues: ["default"], limit: 10, now });
-      const started = await ledger.startAttempts(tx, taken, now, { worker: "w", leaseUntil: now + 60_000 });
-      return { taken: taken.map((d) => d.id), started: started.value.map((row) => Number(row.id)) };
-    });
-  }
-
   it("is chosen by engine bullmq (or TASKLEDGER_ENGINE) with a postgres ledger and no Redis", async () => {
     expect(open().ledger).toMatchObject({ dialect: "postgres", engine: "bullmq" });
     expect(runtimeOf(open()).engine.delivery).toBe("transaction");
@@ -126,7 +116,7 @@ describe.skipIf(skipped("postgres"))("the bullmq engine on PostgreSQL", () => {
         priority: toBullmqPriority(7),
       },
     ]);
-    expect((await takeAndStart(tl)).started).toEqual([task.id]);
+    expect((await takeAndStart(tl, { leaseMs: 60_000 })).started).toEqual([task.id]);
     expect(await jobs(url)).toEqual([]);
   });
 
@@ -155,24 +145,7 @@ describe.skipIf(skipped("postgres"))("the bullmq engine on PostgreSQL", () => {
       })
       .catch(() => {});
     expect(await jobs(url)).toEqual([{ queue: "taskledger.default", id: `t${task.id}-1`, state: "waiting" }]);
-    expect((await takeAndStart(tl)).started).toEqual([task.id]);
-  });
-
-  it("higher taskledger priorities are taken first, first-in first-out within one", async () => {
-    const tl = open({ tasks: [count] });
-    const ids: Record<string, number> = {};
-    for (const [name, priority] of [
-      ["low", -1_000_000],
-      ["none", 0],
-      ["high", 5],
-      ["none2", 0],
-      ["top", 1_000_000],
-      ["high2", 5],
-    ] as const) {
-      ids[name] = (await tl.tasks.enqueue(count, 1, { description: name, priority })).id;
-    }
-    const { taken } = await takeAndStart(tl);
-    expect(taken).toEqual([ids.top, ids.high, ids.high2, ids.none, ids.none2, ids.low]);
+    expect((await takeAndStart(tl, { leaseMs: 60_000 })).started).toEqual([task.id]);
   });
 
   it("a reservation waits as a delayed job until its time, and nextDue says when", async () => {

@@ -7,10 +7,10 @@ import { importDriver } from "../../src/engines/bullmq/driver.js";
 import { createBullmqEngine, jobIdOf, toBullmqPriority } from "../../src/engines/bullmq/engine.js";
 import { createTaskledger, defineTask, type Taskledger, type TaskledgerOptions } from "../../src/index.js";
 import { runtimeOf } from "../../src/internals.js";
-import * as ledger from "../../src/ledger/ledger.js";
 import { gate } from "../flow/fixture.js";
 import { tempDatabase, tempDir, waitFor } from "../helpers/index.js";
 import { dropPrefixes, needsRedis, testPrefix } from "./bullmq-redis.js";
+import { takeAndStart } from "./rounds.js";
 
 /** What belongs to the BullMQ engine itself, beside the contract's promises (conformance.test.ts). */
 
@@ -43,16 +43,6 @@ function redis(at = url): Redis {
 }
 
 const count = defineTask({ name: "count", run: (n: number) => n });
-
-/** Take what is due and start it, in one round, as a worker does. */
-async function takeAndStart(tl: Taskledger, now = Date.now(), queues = ["default"]) {
-  const rt = runtimeOf(tl);
-  return rt.write(async (tx, commit) => {
-    const taken = await commit.take({ worker: "w", queues, limit: 10, now });
-    const started = await ledger.startAttempts(tx, taken, now, { worker: "w", leaseUntil: now + 60_000 });
-    return { taken: taken.map((d) => d.id), started: started.value.map((row) => Number(row.id)) };
-  });
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -100,26 +90,9 @@ describe("the bullmq engine", () => {
     expect(job.data).not.toContain("41");
     expect(await redis().zrange(`${prefix}:default:prioritized`, 0, -1)).toEqual([`t${task.id}-1`]);
     // Completed once its round commits: nothing is left in Redis.
-    expect((await takeAndStart(tl)).started).toEqual([task.id]);
+    expect((await takeAndStart(tl, { leaseMs: 60_000 })).started).toEqual([task.id]);
     expect(await redis().exists(`${prefix}:default:t${task.id}-1`)).toBe(0);
     expect(await redis().zcard(`${prefix}:default:prioritized`)).toBe(0);
-  });
-
-  it("higher taskledger priorities are taken first, first-in first-out within one", async () => {
-    const { tl } = open({ tasks: [count] });
-    const ids: Record<string, number> = {};
-    for (const [name, priority] of [
-      ["low", -1_000_000],
-      ["none", 0],
-      ["high", 5],
-      ["none2", 0],
-      ["top", 1_000_000],
-      ["high2", 5],
-    ] as const) {
-      ids[name] = (await tl.tasks.enqueue(count, 1, { description: name, priority })).id;
-    }
-    const { taken } = await takeAndStart(tl);
-    expect(taken).toEqual([ids.top, ids.high, ids.high2, ids.none, ids.none2, ids.low]);
   });
 
   it("a reservation waits as a delayed job until its time, and nextDue says when", async () => {

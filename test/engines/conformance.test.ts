@@ -10,6 +10,7 @@ import { gate, ManualClock } from "../flow/fixture.js";
 import { freshDatabaseUrl, needsService } from "../helpers/dialects.js";
 import { tempDatabase, waitFor } from "../helpers/index.js";
 import { dropPrefixes, needsRedis, testPrefix, testRedisUrl } from "./bullmq-redis.js";
+import { takeAndStart } from "./rounds.js";
 
 /**
  * The engine contract's promises, for every engine (the ledger decides, the engine delivers).
@@ -87,16 +88,6 @@ function open(engine: "embedded" | Engine, options: Partial<TaskledgerOptions> =
 
 const count = defineTask({ name: "count", run: (n: number) => n });
 
-/** Take what is due for `worker` and start it, in one round, as a worker does. */
-async function takeAndStart(tl: Taskledger, worker: string, now: number, queues = ["default"]) {
-  const rt = runtimeOf(tl);
-  return rt.write(async (tx, commit) => {
-    const taken = await commit.take({ worker, queues, limit: 10, now });
-    const started = await ledger.startAttempts(tx, taken, now, { worker, leaseUntil: now + 1_000 });
-    return { taken, started: started.value.map((row) => Number(row.id)) };
-  });
-}
-
 for (const { name, make: makeFor, ledger: ledgerOf, needs } of ENGINES) {
   describe(`the ${name} engine`, () => {
     beforeEach(async (ctx) => {
@@ -110,8 +101,8 @@ for (const { name, make: makeFor, ledger: ledgerOf, needs } of ENGINES) {
       const rt = runtimeOf(tl);
       const again: Delivery = { id: task.id, attempt: 1, queue: "default", priority: 0, runAt: Date.now() };
       await rt.transaction((tx) => rt.engine.deliver([again, again], tx));
-      const first = await takeAndStart(tl, "w1", Date.now());
-      const second = await takeAndStart(tl, "w1", Date.now());
+      const first = await takeAndStart(tl, { worker: "w1", now: Date.now() });
+      const second = await takeAndStart(tl, { worker: "w1", now: Date.now() });
       expect(first.started).toEqual([task.id]);
       expect(second.started).toEqual([]);
       expect(await tl.tasks.get(task.id)).toMatchObject({ status: "running", attempts: 1 });
@@ -121,15 +112,35 @@ for (const { name, make: makeFor, ledger: ledgerOf, needs } of ENGINES) {
       const tl = open(make(), { tasks: [count] });
       const task = await tl.tasks.enqueue(count, 1, { description: "one holder" });
       const now = Date.now();
-      const [a, b] = await Promise.all([takeAndStart(tl, "a", now), takeAndStart(tl, "b", now)]);
+      const [a, b] = await Promise.all([
+        takeAndStart(tl, { worker: "a", now }),
+        takeAndStart(tl, { worker: "b", now }),
+      ]);
       expect([...a.started, ...b.started]).toEqual([task.id]);
       // A ghost of the first attempt, delivered late, is refused by the fenced start.
       const rt = runtimeOf(tl);
       await rt.transaction((tx) =>
         rt.engine.deliver([{ id: task.id, attempt: 1, queue: "default", priority: 0, runAt: now }], tx),
       );
-      expect((await takeAndStart(tl, "c", now)).started).toEqual([]);
+      expect((await takeAndStart(tl, { worker: "c", now })).started).toEqual([]);
       expect(await tl.tasks.get(task.id)).toMatchObject({ status: "running", attempts: 1 });
+    });
+
+    it("higher priorities are taken first, first-in first-out within one", async () => {
+      const tl = open(make(), { tasks: [count] });
+      const ids: Record<string, number> = {};
+      for (const [name, priority] of [
+        ["low", -1_000_000],
+        ["none", 0],
+        ["high", 5],
+        ["none2", 0],
+        ["top", 1_000_000],
+        ["high2", 5],
+      ] as const) {
+        ids[name] = (await tl.tasks.enqueue(count, 1, { description: name, priority })).id;
+      }
+      const { taken } = await takeAndStart(tl);
+      expect(taken.map((d) => d.id)).toEqual([ids.top, ids.high, ids.high2, ids.none, ids.none2, ids.low]);
     });
 
     it("a delivery does not start before its time", async () => {
@@ -144,17 +155,17 @@ for (const { name, make: makeFor, ledger: ledgerOf, needs } of ENGINES) {
         return null;
       });
       expect(early).toBeNull();
-      expect((await takeAndStart(tl, "w", clock.now())).started).toEqual([]);
+      expect((await takeAndStart(tl, { worker: "w", now: clock.now() })).started).toEqual([]);
       expect(await runtimeOf(tl).engine.nextDue(["default"], clock.now())).toBe(task.reservedAt!.getTime());
       clock.advance(60_000);
       await runtimeOf(tl).transaction((tx) => ledger.promoteDueReservations(tx, clock.now()));
-      expect((await takeAndStart(tl, "w", clock.now())).started).toEqual([task.id]);
+      expect((await takeAndStart(tl, { worker: "w", now: clock.now() })).started).toEqual([task.id]);
     });
 
     it("outcomes are fenced: a stale attempt's outcome writes nothing", async () => {
       const tl = open(make(), { tasks: [count] });
       const task = await tl.tasks.enqueue(count, 1, { description: "fenced" });
-      await takeAndStart(tl, "w", Date.now());
+      await takeAndStart(tl, { worker: "w", now: Date.now() });
       const rt = runtimeOf(tl);
       const stale = await rt.transaction((tx) =>
         ledger.settleOutcomes(tx, [{ kind: "success", id: task.id, attempts: 0, result: "1" }], Date.now()),
@@ -167,7 +178,7 @@ for (const { name, make: makeFor, ledger: ledgerOf, needs } of ENGINES) {
       const clock = new ManualClock();
       const tl = open(make(), { tasks: [count], clock, leaseMs: 1_000, heartbeatMs: 300 });
       const task = await tl.tasks.enqueue(count, 1, { description: "leased" });
-      await takeAndStart(tl, "w", clock.now());
+      await takeAndStart(tl, { worker: "w", now: clock.now() });
       const rt = runtimeOf(tl);
       clock.advance(800);
       const kept = await ledger.extendLeases(rt.db, "w", [{ id: task.id, attempts: 1 }], clock.now() + 1_000);
@@ -177,7 +188,7 @@ for (const { name, make: makeFor, ledger: ledgerOf, needs } of ENGINES) {
       clock.advance(1_000);
       expect(await tl.sweep()).toMatchObject({ requeued: 1 });
       expect(await tl.tasks.get(task.id)).toMatchObject({ status: "queued", attempts: 1 });
-      expect((await takeAndStart(tl, "v", clock.now())).started).toEqual([task.id]);
+      expect((await takeAndStart(tl, { worker: "v", now: clock.now() })).started).toEqual([task.id]);
       expect(await tl.tasks.get(task.id)).toMatchObject({ status: "running", attempts: 2 });
     });
 
@@ -208,7 +219,7 @@ for (const { name, make: makeFor, ledger: ledgerOf, needs } of ENGINES) {
       const tl = open(make(), { tasks: [count] });
       const task = await tl.tasks.enqueue(count, 1, { description: "withdrawn" });
       expect(await tl.tasks.cancel(task.id)).toMatchObject({ ok: true });
-      expect((await takeAndStart(tl, "w", Date.now())).started).toEqual([]);
+      expect((await takeAndStart(tl, { worker: "w", now: Date.now() })).started).toEqual([]);
       expect(await tl.tasks.get(task.id)).toMatchObject({ status: "canceled", attempts: 0 });
     });
 
