@@ -12,7 +12,7 @@
 // worker's takes were (deliveries taken per take, of the free slots it asked for) beside it.
 import { pathToFileURL } from "node:url";
 import { createTaskledger } from "../dist/index.js";
-import { emit, round, say, startWorkerChild } from "./lib.js";
+import { addBulkAndDrain, emit, round, say, startWorkerChild } from "./lib.js";
 import { dropDatabases, freshDatabase, startService, stopAll } from "./services.js";
 import { benchTasks, enqueueNoops } from "./tasks.js";
 
@@ -32,30 +32,8 @@ export async function rawPg(url, version) {
   client.release();
   await pool.end();
   const { Queue, Worker } = bullmq.withBackend(bullmq.createPostgresBackend);
-  const queue = new Queue("bench-process", { connection: url });
-  const started = performance.now();
-  for (let i = 0; i < JOBS; i += BATCH) {
-    await queue.addBulk(
-      Array.from({ length: Math.min(BATCH, JOBS - i) }, (_, j) => ({ name: "noop", data: { n: i + j } })),
-    );
-  }
-  say(`bullmq-pg raw: ${JOBS} jobs added in ${round(performance.now() - started, 0)} ms`);
-
-  let done = 0;
-  let finish;
-  const all = new Promise((resolve) => {
-    finish = resolve;
-  });
-  const t0 = performance.now();
-  const worker = new Worker("bench-process", async () => true, { connection: url, concurrency: 10 });
-  worker.on("completed", () => {
-    if (++done === JOBS) finish();
-  });
-  await all;
-  const seconds = (performance.now() - t0) / 1000;
-  await worker.close();
-  const completed = await queue.getCompletedCount();
-  await queue.close();
+  const { addSeconds, seconds, completed } = await addBulkAndDrain({ Queue, Worker }, url, JOBS, BATCH);
+  say(`bullmq-pg raw: ${JOBS} jobs added in ${round(addSeconds * 1000, 0)} ms`);
   say(`bullmq-pg raw: ${JOBS} jobs in ${round(seconds * 1000, 0)} ms (${completed} kept as completed)`);
   const perSecond = JOBS / seconds;
   emit("bullmq.pg.raw.jobs_per_s", perSecond, "jobs/s", {

@@ -26,7 +26,18 @@ import { sql } from "kysely";
 import { createTaskledger, openDatabase } from "../dist/index.js";
 import { rawPg, trackedPg } from "./bullmq-pg.js";
 import { floor } from "./ledger.js";
-import { emit, percentile, round, say, sleep, startWorkerChild, summary, until, wallNow } from "./lib.js";
+import {
+  addBulkAndDrain,
+  cancelLatencies,
+  emit,
+  percentile,
+  round,
+  say,
+  sleep,
+  startWorkerChild,
+  summary,
+  until,
+} from "./lib.js";
 import { dropDatabases, freshDatabase, startService, stopAll } from "./services.js";
 import { benchTasks, hold, noop, stamp } from "./tasks.js";
 
@@ -79,38 +90,16 @@ async function rawRedis(redis) {
   const connection = { host, port: Number(port), maxRetriesPerRequest: null };
   const adding = new bullmq.Queue("bench-add", { connection });
   for (let i = 0; i < 1_000; i++) await adding.add("noop", { n: i }); // warm-up
-  let started = performance.now();
+  const started = performance.now();
   for (let i = 0; i < RAW_ADD; i++) await adding.add("noop", { n: i });
   const add = RAW_ADD / ((performance.now() - started) / 1000);
   await adding.obliterate({ force: true });
   await adding.close();
   emit("bullmq.redis.raw.add.jobs_per_s", add, "jobs/s", { jobs: RAW_ADD, redis: redis.version });
 
-  const queue = new bullmq.Queue("bench-process", { connection });
-  started = performance.now();
-  for (let i = 0; i < RAW_JOBS; i += BATCH) {
-    await queue.addBulk(
-      Array.from({ length: Math.min(BATCH, RAW_JOBS - i) }, (_, j) => ({ name: "noop", data: { n: i + j } })),
-    );
-  }
-  const bulk = RAW_JOBS / ((performance.now() - started) / 1000);
+  const { addSeconds, seconds } = await addBulkAndDrain(bullmq, connection, RAW_JOBS, BATCH);
+  const bulk = RAW_JOBS / addSeconds;
   emit("bullmq.redis.raw.add_bulk.jobs_per_s", bulk, "jobs/s", { jobs: RAW_JOBS, batch: BATCH });
-
-  let done = 0;
-  let finish;
-  const all = new Promise((resolve) => {
-    finish = resolve;
-  });
-  const t0 = performance.now();
-  // Completed jobs are kept (BullMQ's default), as the ledger keeps every task's record.
-  const worker = new bullmq.Worker("bench-process", async () => true, { connection, concurrency: 10 });
-  worker.on("completed", () => {
-    if (++done === RAW_JOBS) finish();
-  });
-  await all;
-  const seconds = (performance.now() - t0) / 1000;
-  await worker.close();
-  await queue.close();
   const perSecond = RAW_JOBS / seconds;
   say(
     `raw BullMQ on Redis: add ${round(add, 0)}/s, addBulk ${round(bulk, 0)}/s, drain ${round(perSecond, 0)}/s`,
@@ -287,19 +276,7 @@ async function cancelPart(redis, postgres) {
   await tl.migrate();
   const worker = startWorkerChild({ TL_DATABASE: url, TL_CONCURRENCY: 10, TASKLEDGER_REDIS_URL: redis.url });
   await worker.next((e) => e.event === "ready");
-  const latencies = [];
-  for (let i = 0; i < CANCELS + 5; i++) {
-    const task = await tl.tasks.enqueue(hold, { i }, { description: "cancel me", owner: "bench" });
-    await worker.next((e) => e.event === "started" && e.id === task.id);
-    // The round that started it has committed once the ledger says running.
-    await until(async () => (await tl.tasks.get(task.id)).status === "running", { message: "running" });
-    const sent = wallNow();
-    const result = await tl.tasks.cancel(task.id);
-    if (!result.ok) throw new Error(`cancel refused: ${result.reason}`);
-    const { at } = await worker.next((e) => e.event === "aborted" && e.id === task.id);
-    if (i >= 5) latencies.push(at - sent);
-    await until(async () => (await tl.tasks.get(task.id)).status === "canceled", { message: "canceled" });
-  }
+  const latencies = await cancelLatencies(tl, worker, hold, CANCELS);
   await worker.stop();
   await tl.close();
   await flushRedis(redis.url);

@@ -12,7 +12,7 @@
 import { createTaskledger } from "../dist/index.js";
 import { runtimeOf } from "../dist/internals.js";
 import { relay } from "../dist/maintenance/relay.js";
-import { assertRecorded, emit, round, say, startWorkerChild, tempDatabase } from "./lib.js";
+import { addBulkAndDrain, assertRecorded, emit, round, say, startWorkerChild, tempDatabase } from "./lib.js";
 import { startService, stopAll } from "./services.js";
 import { benchTasks, enqueueNoops } from "./tasks.js";
 
@@ -57,32 +57,13 @@ async function addOneByOne() {
 }
 
 async function addBulkAndProcess() {
-  const queue = new Queue("bench-process", { connection });
-  const started = performance.now();
-  for (let i = 0; i < JOBS; i += BATCH) {
-    await queue.addBulk(
-      Array.from({ length: Math.min(BATCH, JOBS - i) }, (_, j) => ({ name: "noop", data: { n: i + j } })),
-    );
-  }
-  const addSeconds = (performance.now() - started) / 1000;
+  const { addSeconds, seconds, completed } = await addBulkAndDrain(
+    { Queue, Worker },
+    connection,
+    JOBS,
+    BATCH,
+  );
   emit("bullmq.add_bulk.jobs_per_s", JOBS / addSeconds, "jobs/s", { jobs: JOBS, batch: BATCH });
-
-  let done = 0;
-  let finish;
-  const all = new Promise((resolve) => {
-    finish = resolve;
-  });
-  const t0 = performance.now();
-  // Completed jobs are kept (BullMQ's default), as the ledger keeps every task's record.
-  const worker = new Worker("bench-process", async () => true, { connection, concurrency: 10 });
-  worker.on("completed", () => {
-    if (++done === JOBS) finish();
-  });
-  await all;
-  const seconds = (performance.now() - t0) / 1000;
-  await worker.close();
-  const completed = await queue.getCompletedCount();
-  await queue.close();
   say(`bullmq: ${JOBS} jobs in ${round(seconds * 1000, 0)} ms (${completed} kept as completed)`);
   const figures = { jobs: JOBS, concurrency: 10, completed, redis: version };
   emit("bullmq.redis.raw.jobs_per_s", JOBS / seconds, "jobs/s", figures);

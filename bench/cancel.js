@@ -3,7 +3,16 @@
 //
 // Metrics: embedded.cancel.in_process_ms, embedded.cancel.cross_process_ms (medians).
 import { createTaskledger } from "../dist/index.js";
-import { emit, say, startWorkerChild, summary, tempDatabase, until, wallNow } from "./lib.js";
+import {
+  cancelLatencies,
+  emit,
+  say,
+  startWorkerChild,
+  summary,
+  tempDatabase,
+  until,
+  wallNow,
+} from "./lib.js";
 import { benchTasks, hold, probe } from "./tasks.js";
 
 const SAMPLES = Number(process.env.TL_BENCH_CANCELS ?? 100);
@@ -41,18 +50,7 @@ async function crossProcess() {
   await tl.migrate();
   const worker = startWorkerChild({ TL_DATABASE: url, TL_CONCURRENCY: 10 });
   await worker.next((e) => e.event === "ready");
-  const latencies = [];
-  for (let i = 0; i < SAMPLES + 5; i++) {
-    const task = await tl.tasks.enqueue(hold, { i }, { description: "cancel me", owner: "bench" });
-    await worker.next((e) => e.event === "started" && e.id === task.id);
-    await until(async () => (await tl.tasks.get(task.id)).status === "running", { message: "running" });
-    const sent = wallNow();
-    const result = await tl.tasks.cancel(task.id);
-    if (!result.ok) throw new Error(`cancel refused: ${result.reason}`);
-    const { at } = await worker.next((e) => e.event === "aborted" && e.id === task.id);
-    if (i >= 5) latencies.push(at - sent);
-    await canceled(tl, task.id);
-  }
+  const latencies = await cancelLatencies(tl, worker, hold, SAMPLES);
   await worker.stop();
   await tl.close();
   const s = summary(latencies);

@@ -173,3 +173,60 @@ export function assertRecorded(file, expected, what) {
   }
   return true;
 }
+
+/**
+ * Raw BullMQ, the baseline every tracked figure is read against: `jobs` no-op jobs added with
+ * `addBulk` in batches of `batch` to queue `bench-process`, then drained by one Worker at
+ * concurrency 10 (completed jobs kept, BullMQ's default, as the ledger keeps every record).
+ * `bullmq` is the package or its `withBackend(…)` classes. Leaves the queue's jobs in place.
+ */
+export async function addBulkAndDrain({ Queue, Worker }, connection, jobs, batch) {
+  const queue = new Queue("bench-process", { connection });
+  const started = performance.now();
+  for (let i = 0; i < jobs; i += batch) {
+    await queue.addBulk(
+      Array.from({ length: Math.min(batch, jobs - i) }, (_, j) => ({ name: "noop", data: { n: i + j } })),
+    );
+  }
+  const addSeconds = (performance.now() - started) / 1000;
+  let done = 0;
+  let finish;
+  const all = new Promise((resolve) => {
+    finish = resolve;
+  });
+  const t0 = performance.now();
+  const worker = new Worker("bench-process", async () => true, { connection, concurrency: 10 });
+  worker.on("completed", () => {
+    if (++done === jobs) finish();
+  });
+  await all;
+  const seconds = (performance.now() - t0) / 1000;
+  await worker.close();
+  const completed = await queue.getCompletedCount();
+  await queue.close();
+  return { addSeconds, seconds, completed };
+}
+
+/**
+ * Cross-process cancel: `samples` running tasks of `hold` (after 5 warm-up ones), each canceled
+ * from this process once the worker child says it started; the ms from the cancel call to the
+ * child's AbortSignal firing.
+ */
+export async function cancelLatencies(tl, worker, hold, samples) {
+  const latencies = [];
+  for (let i = 0; i < samples + 5; i++) {
+    const task = await tl.tasks.enqueue(hold, { i }, { description: "cancel me", owner: "bench" });
+    await worker.next((e) => e.event === "started" && e.id === task.id);
+    // The round that started it has committed once the ledger says running.
+    await until(async () => (await tl.tasks.get(task.id)).status === "running", { message: "running" });
+    const sent = wallNow();
+    const result = await tl.tasks.cancel(task.id);
+    if (!result.ok) throw new Error(`cancel refused: ${result.reason}`);
+    const { at } = await worker.next((e) => e.event === "aborted" && e.id === task.id);
+    if (i >= 5) latencies.push(at - sent);
+    await until(async () => (await tl.tasks.get(task.id)).status === "canceled", {
+      message: `task ${task.id} canceled`,
+    });
+  }
+  return latencies;
+}
