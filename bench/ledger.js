@@ -7,8 +7,8 @@
 //
 // The floor: N queued tasks (inserted first, not measured), then rounds as a worker writes them —
 // one transaction settles (success) the 10 tasks started in the previous round and starts 10 more
-// (ledger.settleOutcomes + ledger.startAttempts, and the 3 notifications a task gets), until all
-// are done. tasks/s = N / time. The `floor_4x` variant runs 4 such loops at once on disjoint tasks,
+// (ledger.settleOutcomes + ledger.startAttempts, and the 3 notifications a task gets, written by one
+// insert at the round's end as a worker's round writes them), until all are done. tasks/s = N / time. The `floor_4x` variant runs 4 such loops at once on disjoint tasks,
 // each on its own connection: a server commits many transactions at once (group commit).
 //
 // The owner list: an owner's newest 50 of 1,000,000 tasks (1,000 owners of skewed sizes, mixed
@@ -20,7 +20,7 @@
 import { pathToFileURL } from "node:url";
 import { sql } from "kysely";
 import { openDatabase } from "../dist/index.js";
-import { insertTasks, settleOutcomes, startAttempts } from "../dist/ledger/ledger.js";
+import { insertNotifications, insertTasks, settleOutcomes, startAttempts } from "../dist/ledger/ledger.js";
 import { ledgerMigrations, runMigrations } from "../dist/ledger/migrations.js";
 import { listTasks } from "../dist/ledger/queries.js";
 import { analyze, fillTasks } from "./ledger-data.js";
@@ -161,13 +161,17 @@ async function worker(database, name, ids) {
     await database.transaction(async (tx) => {
       const now = Date.now();
       const outcomes = settling.map((id) => ({ kind: "success", id, attempts: 1, result: "true" }));
-      const settled = await settleOutcomes(tx, outcomes, now);
+      // As a worker's round writes them: the round's notifications in one statement, at its end.
+      const notes = [];
+      const settled = await settleOutcomes(tx, outcomes, now, notes);
       const begun = await startAttempts(
         tx,
         next.map((id) => ({ id, attempt: 1 })),
         now,
         { worker: name, leaseUntil: now + 60_000 },
+        notes,
       );
+      await insertNotifications(tx, notes, now);
       if (settled.value.length !== settling.length || begun.value.length !== next.length)
         throw new Error(
           `${name}: settled ${settled.value.length}/${settling.length}, started ${begun.value.length}/${next.length}`,

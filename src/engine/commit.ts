@@ -14,6 +14,8 @@ export class Commit {
   #withdrawn: number[] = [];
   #cancels: number[] = [];
   #taken: Delivery[] = [];
+  /** Takes under way: a round that fails waits for them, to hand back what they got. */
+  #taking = new Set<Promise<unknown>>();
   #changed = false;
 
   constructor(
@@ -43,11 +45,22 @@ export class Commit {
     else await this.engine.withdraw(ids, this.tx);
   }
 
-  /** Take due deliveries for a worker's round; the engine hears once the round commits (`taken`). */
-  async take(request: TakeRequest): Promise<Delivery[]> {
-    const deliveries = await this.engine.take(request, this.tx);
-    if (this.engine.taken && deliveries.length > 0) this.#taken.push(...deliveries);
-    return deliveries;
+  /**
+   * Take due deliveries for a worker's round; the engine hears once the round commits (`taken`).
+   * An engine outside the ledger (`after-commit`) does not use the transaction: its take may run
+   * while the round writes, and a round that fails meanwhile still hands back what it got.
+   */
+  take(request: TakeRequest): Promise<Delivery[]> {
+    const taking = this.engine.take(request, this.tx).then((deliveries) => {
+      if (this.engine.taken && deliveries.length > 0) this.#taken.push(...deliveries);
+      return deliveries;
+    });
+    const done: Promise<unknown> = taking.then(
+      () => this.#taking.delete(done),
+      () => this.#taking.delete(done),
+    );
+    this.#taking.add(done);
+    return taking;
   }
 
   /**
@@ -72,6 +85,7 @@ export class Commit {
 
   /** The transaction failed: what the round took goes back to the engine at once. */
   async failed(onError: (error: unknown) => void): Promise<void> {
+    await Promise.all(this.#taking);
     if (this.#taken.length > 0) await this.engine.untaken?.(this.#taken.splice(0)).catch(onError);
   }
 

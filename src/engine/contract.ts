@@ -38,6 +38,12 @@ export interface TakeRequest {
   readonly queues: readonly string[];
   readonly limit: number;
   readonly now: number;
+  /**
+   * The worker's tasks finish quickly (every slot was free when this round began): it will take
+   * about as many again right after this round commits. An engine outside the ledger may fetch
+   * them meanwhile, so the next round need not wait for it.
+   */
+  readonly ahead?: boolean;
 }
 
 /**

@@ -192,13 +192,15 @@ const progressNote = (row: Pick<TaskRow, "id" | "owner" | "status">, progress: n
  * start: a row starts only at the attempt its delivery names (`attempts = attempt - 1`), while
  * it waits (queued, or a due reservation) and is due (`run_at <= now`) — so a duplicate, stale
  * or ghost delivery starts nothing, and rows canceled meanwhile are left alone. Returns the rows
- * that started.
+ * that started. With `deferred`, their notifications are added to it for the caller to write
+ * with others in one statement (a worker's round), instead of written here.
  */
 export async function startAttempts(
   db: Db,
   deliveries: readonly { readonly id: number; readonly attempt: number }[],
   now: number,
   holder: { readonly worker: string; readonly leaseUntil: number },
+  deferred?: NewNotification[],
 ): Promise<Written<TaskRow[]>> {
   if (deliveries.length === 0) return { value: [], notifications: [] };
   const rows: TaskRow[] = [];
@@ -222,12 +224,12 @@ export async function startAttempts(
     }
     offset += size;
   }
-  const notifications = await insertNotifications(
-    db,
-    rows.map((row) => progressNote(row, 0)),
-    now,
-  );
-  return { value: rows, notifications };
+  const notes = rows.map((row) => progressNote(row, 0));
+  if (deferred) {
+    deferred.push(...notes);
+    return { value: rows, notifications: [] };
+  }
+  return { value: rows, notifications: await insertNotifications(db, notes, now) };
 }
 
 const startSet =
@@ -295,11 +297,13 @@ export interface SettledRow {
  * was taken away) writes nothing. Final outcomes of one kind are written by one statement; a
  * retry or a release (rare) by its own, since a cancel requested during the attempt wins over it.
  * A task going back to `queued` gets its `run_at` here: when it may run again is the ledger's.
+ * With `deferred`, the notifications are added to it instead of written (as `startAttempts`).
  */
 export async function settleOutcomes(
   db: Db,
   outcomes: readonly Outcome[],
   now: number,
+  deferred?: NewNotification[],
 ): Promise<Written<SettledRow[]>> {
   const written = new Map<Outcome, TaskRow>();
   const finals = new Map<string, Outcome[]>();
@@ -357,6 +361,10 @@ export async function settleOutcomes(
     applied.map((a) => a.row),
     now,
   );
+  if (deferred) {
+    deferred.push(...notes);
+    return { value: applied, notifications: [] };
+  }
   return { value: applied, notifications: await insertNotifications(db, notes, now) };
 }
 

@@ -19,11 +19,17 @@ export interface Settled {
  * leases): outcomes → the ledger (fenced by attempt; a schedule run's schedule follows, and the
  * notifications are written) → the engine: a task back in `queued` is delivered again, as its
  * next attempt at its `run_at`. Runs inside the caller's transaction; what must wait for the
- * commit (publishing, an engine outside the ledger) waits in `commit`.
+ * commit (publishing, an engine outside the ledger) waits in `commit`. With `deferred`, the
+ * notifications are left there for the caller to write (`ledger.settleOutcomes`).
  */
-export async function settle(commit: Commit, outcomes: readonly Outcome[], now: number): Promise<Settled> {
+export async function settle(
+  commit: Commit,
+  outcomes: readonly Outcome[],
+  now: number,
+  deferred?: ledger.NewNotification[],
+): Promise<Settled> {
   if (outcomes.length === 0) return { applied: [] };
-  const written = await ledger.settleOutcomes(commit.tx as Db, outcomes, now);
+  const written = await ledger.settleOutcomes(commit.tx as Db, outcomes, now, deferred);
   commit.publish(written.notifications);
   await commit.deliver(
     written.value.filter((a) => a.row.status === "queued"),

@@ -54,6 +54,8 @@ export const FAILED_ROUNDS_BEFORE_PAUSE = 5;
 /** Back-off after a failed round: doubles from the first to the last. */
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
+/** How often a round moves due reservations to `queued` when the engine is not the ledger's rows, ms. */
+const PROMOTE_EVERY_MS = 1_000;
 /** After the grace period, how long `stop()` keeps trying to record what it requeues. */
 const STOP_WRITE_MS = 1_500;
 
@@ -72,6 +74,12 @@ export function createWorker(
   const graceDefault = options.shutdownGraceMs ?? rt.settings.shutdownGraceMs;
   const log = (message: string) => console.error(`taskledger worker ${id}: ${message}`);
   const relay = createRelay(rt, id);
+  /** The relay's pass under way: one at a time (the first, a deep pass, runs while the worker claims). */
+  let relaying: Promise<unknown> | undefined;
+  const relayPass = (): Promise<unknown> =>
+    (relaying ??= relay.pass().finally(() => {
+      relaying = undefined;
+    }));
 
   const held = new Map<number, Held>();
   /** Outcomes not yet written. Taken out only by the round that writes them, put back if it fails. */
@@ -81,6 +89,8 @@ export function createWorker(
   let wanted = false;
   /** The last claim found fewer tasks than it had room for: what waits is due later (or nothing waits). */
   let caughtUp = true;
+  /** When this worker's rounds last moved due reservations to `queued` (engines outside the ledger). */
+  let promotedAt = Number.NEGATIVE_INFINITY;
   let scheduled = false;
   let dueTimer: NodeJS.Timeout | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -151,24 +161,38 @@ export function createWorker(
     return rt.write(async (tx, commit) => {
       // Read the time once the write lock is held: waiting for it must not shorten the new leases.
       const now = rt.clock.now();
+      const request = { worker: id, queues, limit: free, now, ahead: held.size === 0 };
+      // An engine outside the ledger hands over its deliveries while the outcomes are written.
+      const early = free > 0 && rt.engine.delivery === "after-commit" ? commit.take(request) : undefined;
+      early?.catch(() => {}); // awaited below, unless the round fails first (the commit hands them back)
+      // The round's notifications are written by one statement, at its end.
+      const notes: ledger.NewNotification[] = [];
       if (probe) await ledger.touchWorker(tx, id, now);
-      await settle(commit, outcomes, now);
+      await settle(commit, outcomes, now, notes);
       let started: { task: Task; retry: RetryTiming }[] = [];
       if (free > 0) {
-        // Reservations whose time has come are `queued` from now on.
-        await ledger.promoteDueReservations(tx, now);
-        const deliveries = await commit.take({ worker: id, queues, limit: free, now });
+        // Reservations whose time has come are `queued` from now on: the embedded engine takes
+        // only those; other engines' deliveries carry their time, so for them it is what people
+        // see, kept current once a second (and by the sweeper).
+        if (rt.engine.delivery === "ledger" || now - promotedAt >= PROMOTE_EVERY_MS) {
+          promotedAt = now;
+          await ledger.promoteDueReservations(tx, now);
+        }
+        const deliveries = await (early ?? commit.take(request));
         caughtUp = deliveries.length < free;
         if (deliveries.length > 0) {
           // The fenced start: a delivery that is stale or a duplicate starts nothing, and is dropped.
-          const begun = await ledger.startAttempts(tx, deliveries, now, {
-            worker: id,
-            leaseUntil: now + rt.settings.leaseMs,
-          });
-          commit.publish(begun.notifications);
+          const begun = await ledger.startAttempts(
+            tx,
+            deliveries,
+            now,
+            { worker: id, leaseUntil: now + rt.settings.leaseMs },
+            notes,
+          );
           started = begun.value.map((row) => ({ task: toTask(row), retry: parseRetry(row.retry) }));
         }
       }
+      commit.publish(await ledger.insertNotifications(tx, notes, now));
       return { started };
     });
   }
@@ -383,14 +407,16 @@ export function createWorker(
       // delivered again, by whichever worker leads the relay.
       every(rt.settings.sweepIntervalMs, async () => {
         await sweep(rt);
-        await relay.pass();
+        await relayPass();
       });
       // A started worker keeps its process alive until stop(), as a listening server does.
       every(rt.settings.pollIntervalMs, async () => onWake()).ref();
       for (const extension of extensions) await extension.start();
       await sweep(rt);
-      // An engine that cannot be reached now is relayed to by the next pass.
-      await relay.pass().catch((error) => log(`relay: ${(error as Error).message}`));
+      // The first pass hands every waiting task to the engine again (what a crash or a lost Redis
+      // left undelivered); the worker takes what the engine holds meanwhile. An engine that cannot
+      // be reached now is relayed to by the next pass.
+      void relayPass().catch((error) => log(`relay: ${(error as Error).message}`));
       schedulePump();
     },
 
@@ -432,6 +458,7 @@ export function createWorker(
       for (const timer of timers) clearInterval(timer);
       timers = [];
       unsubscribe?.();
+      await relaying?.catch(() => {});
       await relay.stop();
       await ledger.removeWorkers(rt.db, [id]).catch(() => {});
       state = "stopped";

@@ -95,6 +95,123 @@ describe("the bullmq engine", () => {
     expect(await redis().zcard(`${prefix}:default:prioritized`)).toBe(0);
   });
 
+  describe("jobs fetched ahead (a full round's completions take the next round's jobs)", () => {
+    const deliveries = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        id: i + 1,
+        attempt: 1,
+        queue: "default",
+        priority: 0,
+        runAt: Date.now(),
+      }));
+    const request = (worker: string, ahead = true) => ({
+      worker,
+      queues: ["default"],
+      limit: 10,
+      now: Date.now(),
+      ahead,
+    });
+    const engines: ReturnType<typeof createBullmqEngine>[] = [];
+    afterEach(async () => {
+      for (const e of engines.splice(0)) await e.close();
+    });
+    /** Engine `a` takes a full round of 20 waiting jobs and commits it: its completions fetch the other 10. */
+    async function fullRound() {
+      const prefix = testPrefix();
+      const [a, b] = [createBullmqEngine({ url, prefix }), createBullmqEngine({ url, prefix })];
+      engines.push(a, b);
+      await a.deliver(deliveries(20), undefined);
+      const first = await a.take(request("a"), {});
+      expect(first.map((d) => d.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      await a.taken!(first);
+      // Every job is now taken or held by `a`: none waits in Redis.
+      await waitFor(async () => (await redis().zcard(`${prefix}:default:prioritized`)) === 0, {
+        message: "the next round's jobs fetched ahead",
+      });
+      return { a, b, prefix };
+    }
+
+    it("the next round takes them without asking Redis, and completes them", async () => {
+      const { a, prefix } = await fullRound();
+      const second = await a.take(request("a"), {});
+      expect(second.map((d) => d.id)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+      await a.taken!(second);
+      await waitFor(async () => (await redis().llen(`${prefix}:default:active`)) === 0, {
+        message: "every job completed",
+      });
+    });
+
+    it("go back to Redis for other workers when no round takes them soon (this worker's slots stay busy)", async () => {
+      const { b } = await fullRound();
+      // Held by `a` for a moment: `b` finds nothing yet…
+      expect(await b.take(request("b"), {})).toEqual([]);
+      // …and then every one of them, long before BullMQ's lock (30 s) would have let them go.
+      const started = Date.now();
+      let got: number[] = [];
+      await waitFor(
+        async () => {
+          got = (await b.take(request("b"), {})).map((d) => d.id);
+          return got.length > 0;
+        },
+        { timeoutMs: 5_000, message: "the held jobs handed back" },
+      );
+      expect(got).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    });
+
+    it("are not fetched for a worker whose tasks are still running (its slots turn over slowly)", async () => {
+      const prefix = testPrefix();
+      const [a, b] = [createBullmqEngine({ url, prefix }), createBullmqEngine({ url, prefix })];
+      engines.push(a, b);
+      await a.deliver(deliveries(20), undefined);
+      const first = await a.take(request("a", false), {});
+      expect(first).toHaveLength(10);
+      await a.taken!(first);
+      await waitFor(async () => (await redis().llen(`${prefix}:default:active`)) === 0, {
+        message: "the round's jobs completed",
+      });
+      expect(await redis().zcard(`${prefix}:default:prioritized`)).toBe(10);
+      expect((await b.take(request("b"), {})).map((d) => d.id)).toEqual([
+        11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+      ]);
+    });
+
+    it("a take that stopped waiting (Redis answered late) hands back what arrives after", async () => {
+      const prefix = testPrefix();
+      const [a, b] = [createBullmqEngine({ url, prefix }), createBullmqEngine({ url, prefix })];
+      engines.push(a, b);
+      expect(await b.take(request("b"), {})).toEqual([]); // b's connections are open before Redis pauses
+      await a.deliver(deliveries(3), undefined);
+      const quiet = console.error;
+      console.error = () => {};
+      try {
+        // Redis holds every command for 1.5 s: the round waits 500 ms at most, then goes on without.
+        await redis().client("PAUSE", 1_500, "ALL");
+        expect(await a.take(request("a"), {})).toEqual([]);
+        // Once Redis answers, what that take fetched after all goes back to waiting, for anyone.
+        let got: number[] = [];
+        await waitFor(
+          async () => {
+            got = (await b.take(request("b"), {})).map((d) => d.id);
+            return got.length > 0;
+          },
+          { timeoutMs: 8_000, message: "the late jobs handed back" },
+        );
+        expect(got).toEqual([1, 2, 3]);
+      } finally {
+        console.error = quiet;
+      }
+    });
+
+    it("go back to Redis at once when the engine closes", async () => {
+      const { a, b } = await fullRound();
+      await a.close();
+      expect((await b.take(request("b"), {})).map((d) => d.id)).toEqual([
+        11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+      ]);
+    });
+  });
+
   it("a reservation waits as a delayed job until its time, and nextDue says when", async () => {
     const ran = gate<number>();
     const stamp = defineTask({ name: "stamp", run: () => ran.open(Date.now()) });
@@ -267,6 +384,7 @@ describe("the bullmq engine", () => {
       expect(said.some((line) => line.includes("Redis is reachable again"))).toBe(true);
     } finally {
       console.error = quiet;
+      if (process.env.SHOW_SAID) console.log(said.join("\n"), runs);
     }
   });
 

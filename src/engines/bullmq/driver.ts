@@ -7,6 +7,8 @@ import { TaskledgerError } from "../../core/errors.js";
 
 export interface RedisClient {
   readonly status: string;
+  /** The connection's socket (ioredis keeps it here once connected). */
+  readonly stream?: { cork(): void; uncork(): void };
   publish(channel: string, message: string): Promise<number>;
   subscribe(...channels: string[]): Promise<unknown>;
   info(section: string): Promise<string>;
@@ -52,7 +54,8 @@ export interface Job {
   readonly id?: string;
   readonly data: unknown;
   readonly priority: number;
-  moveToCompleted(returnValue: null, token: string, fetchNext: false): Promise<unknown>;
+  /** With `fetchNext`, also takes the queue's next job in the same call: its raw data, as BullMQ's worker gets it. */
+  moveToCompleted(returnValue: null, token: string, fetchNext: boolean): Promise<unknown>;
   moveToDelayed(timestamp: number, token: string): Promise<void>;
   moveToWait(token: string): Promise<unknown>;
   promote(): Promise<void>;
@@ -67,6 +70,8 @@ export interface Queue {
 
 export interface Worker {
   getNextJob(token: string, options: { block: boolean }): Promise<Job | undefined>;
+  /** The job a completion with `fetchNext` took (`[data, id, …]`), as BullMQ's own worker makes it. */
+  nextJobFromJobData(data: unknown, id: unknown, token: string): Promise<Job | undefined>;
   startStalledCheckTimer(): Promise<void>;
   on(event: "error", listener: (error: Error) => void): this;
   close(force?: boolean): Promise<void>;

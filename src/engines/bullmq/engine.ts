@@ -25,6 +25,8 @@ export interface BullmqEngineOptions {
 const DELAYED_SCORE_UNIT = 0x1000;
 /** The longest a round's take may hold the ledger transaction waiting for Redis, ms. */
 const TAKE_TIMEOUT_MS = 500;
+/** How long jobs fetched ahead wait for this worker's next round before they go back to Redis, ms. */
+const AHEAD_HOLD_MS = 250;
 /** Undelivered deliveries kept for a retry when Redis is back; beyond this the relay has them. */
 const MAX_PENDING = 100_000;
 
@@ -60,9 +62,17 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
   const queues = new Map<string, Queue>();
   const consumers = new Map<string, Worker>();
   /** Jobs taken by a round whose commit has not been reported yet. */
-  const held = new Map<string, { job: Job; at: number }>();
+  const held = new Map<string, { job: Job; name: string; at: number }>();
   /** Completions of taken jobs under way. */
   const completions = new Set<Promise<unknown>>();
+  /** Jobs the last round's completions fetched for the next round (`complete`). */
+  const ahead: {
+    jobs: { job: Job; name: string }[];
+    fetching: Promise<void> | undefined;
+    timer: NodeJS.Timeout | undefined;
+  } = { jobs: [], fetching: undefined, timer: undefined };
+  /** The last round's take was full: more is likely waiting. */
+  let wantAhead = false;
   /** Deliveries Redis did not take (it was unreachable): sent again when it is back. */
   const pending = new Map<string, Delivery>();
   const signals = new EventEmitter();
@@ -235,39 +245,119 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     );
   }
 
+  /**
+   * Commands issued together (a round's fetches, its completions) leave in one write: the
+   * consuming connection's socket is corked until the event loop's next turn.
+   */
+  async function together<T>(work: () => Promise<T>): Promise<T> {
+    const stream = (await open()).consuming.stream;
+    if (!stream) return work();
+    stream.cork();
+    setImmediate(() => stream.uncork());
+    return work();
+  }
+
   /** Fetch up to `want` jobs of one queue: one call to learn whether any waits, then the rest at once. */
   async function fetch(name: string, want: number): Promise<Job[]> {
     const consumer = await consumerOf(name);
     const first = await consumer.getNextJob(token, { block: false });
     if (!first) return [];
     if (want === 1) return [first];
-    const rest = await Promise.all(
-      Array.from({ length: want - 1 }, () => consumer.getNextJob(token, { block: false })),
+    const rest = await together(() =>
+      Promise.all(Array.from({ length: want - 1 }, () => consumer.getNextJob(token, { block: false }))),
     );
     return [first, ...rest.filter((job): job is Job => job !== undefined)];
   }
 
-  async function take(queuesInOrder: readonly string[], limit: number, now: number, taken: Delivery[]) {
+  /**
+   * Hand a fetched job to a round (`taken`), or deal with one that cannot start from it. A job
+   * fetched after its round stopped waiting (`over`: Redis answered too late) goes back to waiting.
+   */
+  function accept(job: Job, name: string, now: number, taken: Taken): void {
+    if (taken.over) {
+      void handBack([{ job }]);
+      return;
+    }
+    const delivery = deliveryOf(job.data, job.priority, name);
+    if (!delivery) {
+      // Not a taskledger job: nothing can start from it.
+      void job.moveToCompleted(null, token, false).catch(() => {});
+    } else if (delivery.runAt > now) {
+      // Due by this host's clock, not yet by the caller's (clocks apart): back until its time.
+      void job.moveToDelayed(delivery.runAt, token).catch(() => {});
+    } else {
+      held.set(jobIdOf(delivery), { job, name, at: Date.now() });
+      taken.push(delivery);
+    }
+  }
+
+  async function take(queuesInOrder: readonly string[], limit: number, now: number, taken: Taken) {
     // A round that never reported its commit (it failed) left its jobs to BullMQ's stall check.
     for (const [id, h] of held) if (h.at < Date.now() - lockMs) held.delete(id);
+    // What the last round's completions fetched comes first: a round need not wait for Redis.
+    if (ahead.fetching) await ahead.fetching;
+    if (ahead.jobs.length > 0) {
+      const order = new Map(queuesInOrder.map((name, i) => [name, i]));
+      const usable = ahead.jobs.filter((a) => order.has(a.name));
+      usable.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+      const used = new Set(usable.slice(0, limit));
+      for (const a of used) accept(a.job, a.name, now, taken);
+      ahead.jobs = ahead.jobs.filter((a) => !used.has(a));
+      if (ahead.jobs.length === 0) clearTimeout(ahead.timer);
+    }
     for (const name of queuesInOrder) {
       const want = limit - taken.length;
-      if (want <= 0) break;
+      if (want <= 0 || taken.over) break;
       if (now > Date.now()) await promoteDue(name, now, want);
-      for (const job of await fetch(name, want)) {
-        const delivery = deliveryOf(job.data, job.priority, name);
-        if (!delivery) {
-          // Not a taskledger job: nothing can start from it.
-          void job.moveToCompleted(null, token, false).catch(() => {});
-        } else if (delivery.runAt > now) {
-          // Due by this host's clock, not yet by the caller's (clocks apart): back until its time.
-          void job.moveToDelayed(delivery.runAt, token).catch(() => {});
-        } else {
-          held.set(jobIdOf(delivery), { job, at: Date.now() });
-          taken.push(delivery);
-        }
-      }
+      for (const job of await fetch(name, want)) accept(job, name, now, taken);
     }
+  }
+
+  /**
+   * Complete a committed round's jobs. While rounds come back full (work is waiting), each
+   * completion also takes its queue's next job in the same call, as BullMQ's own worker does: the
+   * next round finds them here instead of waiting for Redis. What is fetched ahead stays locked to
+   * this process: it goes back to waiting when no round takes it within AHEAD_HOLD_MS (this
+   * worker's slots stayed busy), and at close.
+   */
+  function complete(held: readonly { job: Job; name: string }[]): Promise<unknown> {
+    const fetchNext = wantAhead && !closed && ahead.jobs.length === 0 && !ahead.fetching;
+    const got: { job: Job; name: string }[] = [];
+    const completing = together(() =>
+      Promise.all(
+        held.map(async ({ job, name }) => {
+          // Lost locks (a round slower than lockMs) are harmless: the job returns and is refused.
+          const next = await job.moveToCompleted(null, token, fetchNext).catch(() => undefined);
+          if (!Array.isArray(next) || !next[0]) return;
+          const consumer = consumers.get(name);
+          const fetched = await consumer?.nextJobFromJobData(next[0], next[1], token);
+          if (fetched) got.push({ job: fetched, name });
+        }),
+      ),
+    );
+    if (!fetchNext) return completing;
+    ahead.fetching = completing
+      .then(async () => {
+        if (closed) return handBack(got);
+        ahead.jobs.push(...got);
+        if (got.length === 0) return;
+        clearTimeout(ahead.timer);
+        ahead.timer = setTimeout(() => void handBack(ahead.jobs.splice(0)), AHEAD_HOLD_MS);
+        ahead.timer.unref();
+      })
+      .finally(() => {
+        ahead.fetching = undefined;
+      });
+    return ahead.fetching;
+  }
+
+  /** Jobs fetched ahead that no round took: back to waiting, for any process. */
+  async function handBack(jobs: readonly { job: Job }[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await within(
+      Promise.all(jobs.map((a) => a.job.moveToWait(token).catch(() => {}))),
+      `handing ${jobs.length} job(s) back to Redis at ${where}`,
+    ).catch(unreachable);
   }
 
   function subscribe(event: "cancel" | "delivered", listener: (...args: any[]) => void): () => void {
@@ -304,13 +394,13 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
   }
 
   /** The jobs this process holds for these deliveries, no longer held. */
-  const release = (deliveries: readonly Delivery[]): Job[] => {
-    const jobs: Job[] = [];
+  const release = (deliveries: readonly Delivery[]): { job: Job; name: string }[] => {
+    const jobs: { job: Job; name: string }[] = [];
     for (const d of deliveries) {
       const h = held.get(jobIdOf(d));
       if (!h) continue;
       held.delete(jobIdOf(d));
-      jobs.push(h.job);
+      jobs.push(h);
     }
     return jobs;
   };
@@ -372,7 +462,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     },
 
     async take(request) {
-      const taken: Delivery[] = [];
+      const taken: Taken = Object.assign([], { over: false });
       try {
         // The round holds the ledger's write lock meanwhile: never wait long for Redis here.
         await within(
@@ -384,6 +474,10 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
         // The round goes on without Redis (it writes outcomes); what was fetched in time is taken.
         unreachable(error);
       }
+      taken.over = true;
+      // Work is waiting and the worker's slots turn over quickly: the completions of this
+      // round's jobs fetch the next round's.
+      wantAhead = request.ahead === true && taken.length === request.limit;
       return [...taken];
     },
 
@@ -394,7 +488,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       const completing = within(
         Promise.all([
           // Lost locks (a round slower than lockMs) are harmless: the job returns and is refused.
-          ...jobs.map((job) => job.moveToCompleted(null, token, false).catch(() => {})),
+          complete(jobs),
           connected().then((client) => client.hdel(indexKey, ...deliveries.map((d) => String(d.id)))),
         ]),
         `completing ${jobs.length} job(s) in Redis at ${where}`,
@@ -409,7 +503,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       if (jobs.length === 0) return;
       // Back to waiting for the next round (any process's); a lock lost meanwhile is BullMQ's stall check's.
       await within(
-        Promise.all(jobs.map((job) => job.moveToWait(token).catch(() => {}))),
+        Promise.all(jobs.map(({ job }) => job.moveToWait(token).catch(() => {}))),
         `handing ${jobs.length} job(s) back to Redis at ${where}`,
       ).catch(unreachable);
     },
@@ -461,6 +555,9 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       if (!opened) return;
       const { client, consuming } = await opened.catch(() => ({ client: undefined, consuming: undefined }));
       const settle = (work: Promise<unknown>) => within(work, "closing").catch(() => {});
+      clearTimeout(ahead.timer);
+      await settle(Promise.resolve(ahead.fetching));
+      await handBack(ahead.jobs.splice(0));
       await settle(Promise.all(completions));
       await Promise.all([...consumers.values()].map((c) => settle(c.close(true))));
       await Promise.all([...queues.values()].map((q) => settle(q.close())));
@@ -475,6 +572,9 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     },
   };
 }
+
+/** What a round's take got so far; `over` once the round has stopped waiting for it. */
+type Taken = Delivery[] & { over: boolean };
 
 /** host:port of a Redis URL, without credentials, for messages. */
 export function redisLocation(url: string): string {
