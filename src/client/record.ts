@@ -39,6 +39,6 @@ export async function cancelTask(
   const written = await ledger.cancelWaiting(tx, row.id, [row.status], log, now);
   if (!written.value) return null;
   commit.publish(written.notifications);
-  await commit.withdraw([row.id]);
+  await commit.withdraw([written.value]);
   return written.value;
 }

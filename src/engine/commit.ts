@@ -1,5 +1,5 @@
 import type { NotificationRow } from "../ledger/schema.js";
-import type { Delivery, Engine, TakeRequest, Tx } from "./contract.js";
+import type { Delivery, Engine, TakeRequest, Tx, Withdrawal } from "./contract.js";
 
 /**
  * What a ledger transaction owes the rest of the world once it commits — the one dispatcher
@@ -11,7 +11,7 @@ import type { Delivery, Engine, TakeRequest, Tx } from "./contract.js";
 export class Commit {
   readonly notifications: NotificationRow[] = [];
   #deliveries: Delivery[] = [];
-  #withdrawn: number[] = [];
+  #withdrawn: Withdrawal[] = [];
   #cancels: number[] = [];
   #taken: Delivery[] = [];
   /** Takes under way: a round that fails waits for them, to hand back what they got. */
@@ -36,13 +36,18 @@ export class Commit {
     else await this.engine.deliver(deliveries, this.tx);
   }
 
-  /** These tasks will never start: take their deliveries back. */
-  async withdraw(ids: readonly number[]): Promise<void> {
-    if (ids.length === 0) return;
+  /** These waiting tasks will never start: take back the delivery of their next attempt. */
+  async withdraw(rows: readonly { id: number; attempts: number; queue: string }[]): Promise<void> {
+    if (rows.length === 0) return;
     this.#changed = true;
     if (this.engine.delivery === "ledger") return;
-    if (this.engine.delivery === "after-commit") this.#withdrawn.push(...ids);
-    else await this.engine.withdraw(ids, this.tx);
+    const withdrawn = rows.map((r) => ({
+      id: Number(r.id),
+      attempt: Number(r.attempts) + 1,
+      queue: r.queue,
+    }));
+    if (this.engine.delivery === "after-commit") this.#withdrawn.push(...withdrawn);
+    else await this.engine.withdraw(withdrawn, this.tx);
   }
 
   /**

@@ -32,6 +32,9 @@ export interface Delivery {
   readonly runAt: number;
 }
 
+/** What a withdrawal names: the delivery of a waiting task's next attempt. */
+export type Withdrawal = Pick<Delivery, "id" | "attempt" | "queue">;
+
 export interface TakeRequest {
   readonly worker: string;
   /** In priority order: due deliveries of the first queue come before the second's. */
@@ -64,7 +67,7 @@ export interface Engine {
   /** Carry these deliveries (idempotent by id and attempt: a repeat changes nothing). */
   deliver(deliveries: readonly Delivery[], tx: Tx | undefined): Promise<void>;
   /** Take back the deliveries of tasks that will never start (canceled while waiting). */
-  withdraw(ids: readonly number[], tx: Tx | undefined): Promise<void>;
+  withdraw(deliveries: readonly Withdrawal[], tx: Tx | undefined): Promise<void>;
   /**
    * Hand up to `limit` due deliveries to a worker's round, inside the round's transaction `tx`
    * (in which the ledger's fenced start follows). Taken deliveries are consumed: one that the

@@ -169,14 +169,17 @@ export async function nextDueAt(db: Db): Promise<number | null> {
 }
 
 /** Ids of a schedule's runs that have not ended, by status (to stop them before a delete). */
-export async function unfinishedRuns(db: Db, scheduleId: number): Promise<{ id: number; status: string }[]> {
+export async function unfinishedRuns(
+  db: Db,
+  scheduleId: number,
+): Promise<{ id: number; status: string; attempts: number; queue: string }[]> {
   const rows = await db
     .selectFrom("tasks")
-    .select(["id", "status"])
+    .select(["id", "status", "attempts", "queue"])
     .where("schedule_id", "=", scheduleId)
     .where("status", "in", ["reserved", "queued", "running"])
     .execute();
-  return rows.map((r) => ({ id: num(r.id), status: r.status }));
+  return rows.map((r) => ({ id: num(r.id), status: r.status, attempts: num(r.attempts), queue: r.queue }));
 }
 
 /** Delete a schedule; its runs go with it (ON DELETE CASCADE). */

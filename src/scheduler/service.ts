@@ -182,7 +182,7 @@ export class ScheduleService {
       const id = Number(row.id);
       // Its runs go with it (the rows cascade): waiting ones are taken back, running ones asked to stop.
       const unfinished = await store.unfinishedRuns(tx, id);
-      await commit.withdraw(unfinished.filter((r) => r.status !== "running").map((r) => r.id));
+      await commit.withdraw(unfinished.filter((r) => r.status !== "running"));
       for (const run of unfinished.filter((r) => r.status === "running")) {
         await cancelTask(commit, run, "", now);
       }

@@ -12,9 +12,6 @@ export interface RedisClient {
   publish(channel: string, message: string): Promise<number>;
   subscribe(...channels: string[]): Promise<unknown>;
   info(section: string): Promise<string>;
-  hset(key: string, values: Record<string, string>): Promise<number>;
-  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
-  hdel(key: string, ...fields: string[]): Promise<number>;
   zrange(key: string, start: number, stop: number, withScores: "WITHSCORES"): Promise<string[]>;
   zrangebyscore(
     key: string,

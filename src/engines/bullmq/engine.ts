@@ -51,8 +51,6 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
   /** This engine's BullMQ worker token, and the sender id of its signals. */
   const token = `taskledger-${randomBytes(6).toString("hex")}`;
   const channels = { cancel: `${prefix}:cancel`, delivered: `${prefix}:delivered` };
-  /** Which queue and attempt each task's pending job has (withdraw is given task ids only). */
-  const indexKey = `${prefix}:deliveries`;
 
   let opened: Promise<{ driver: Driver; client: RedisClient; consuming: RedisClient }> | undefined;
   let subscriber: RedisClient | undefined;
@@ -193,20 +191,17 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     const client = await connected();
     const now = Date.now();
     const byQueue = new Map<string, Delivery[]>();
-    const index: Record<string, string> = {};
     for (const d of deliveries) {
       const list = byQueue.get(d.queue);
       if (list) list.push(d);
       else byQueue.set(d.queue, [d]);
-      index[d.id] = JSON.stringify([d.queue, d.attempt]);
     }
-    await Promise.all([
-      client.hset(indexKey, index),
-      ...[...byQueue].map(async ([name, list]) => {
+    await Promise.all(
+      [...byQueue].map(async ([name, list]) => {
         const queue = await queueOf(name);
         await queue.addBulk(list.map((d) => jobOf(d, now)));
       }),
-    ]);
+    );
     // Idle workers in every process take what just arrived.
     await client.publish(channels.delivered, "");
   }
@@ -435,25 +430,17 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       return `${/^run_id:(\S+)/m.exec(server)?.[1] ?? "?"}/${outages}`;
     },
 
-    async withdraw(ids) {
-      if (ids.length === 0) return;
+    async withdraw(withdrawn) {
+      if (withdrawn.length === 0) return;
       try {
         await within(
-          (async () => {
-            const client = await connected();
-            const fields = ids.map(String);
-            const found = await client.hmget(indexKey, ...fields);
-            await Promise.all(
-              found.map(async (value, i) => {
-                if (!value) return;
-                const [queue, attempt] = JSON.parse(value) as [string, number];
-                // A job already taken is locked and stays: the fenced start refuses a canceled task.
-                await (await queueOf(queue)).remove(jobIdOf({ id: ids[i]!, attempt }));
-              }),
-            );
-            await client.hdel(indexKey, ...fields);
-          })(),
-          `withdrawing ${ids.length} task(s) from Redis at ${where}`,
+          Promise.all(
+            withdrawn.map(async (w) => {
+              // A job already taken is locked and stays: the fenced start refuses a canceled task.
+              await (await queueOf(w.queue)).remove(jobIdOf(w));
+            }),
+          ),
+          `withdrawing ${withdrawn.length} task(s) from Redis at ${where}`,
         );
       } catch (error) {
         // Harmless when it fails: the fenced start refuses the canceled task and its job is dropped.
@@ -485,14 +472,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       const jobs = release(deliveries);
       if (jobs.length === 0) return;
       // The worker's next round need not wait for this: the ledger has decided (close() waits).
-      const completing = within(
-        Promise.all([
-          // Lost locks (a round slower than lockMs) are harmless: the job returns and is refused.
-          complete(jobs),
-          connected().then((client) => client.hdel(indexKey, ...deliveries.map((d) => String(d.id)))),
-        ]),
-        `completing ${jobs.length} job(s) in Redis at ${where}`,
-      )
+      const completing = within(complete(jobs), `completing ${jobs.length} job(s) in Redis at ${where}`)
         .catch(unreachable)
         .finally(() => completions.delete(completing));
       completions.add(completing);

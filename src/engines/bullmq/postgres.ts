@@ -234,17 +234,12 @@ export function createBullmqPostgresEngine(options: BullmqPostgresEngineOptions)
 
     deliver,
 
-    async withdraw(ids, tx) {
-      if (ids.length === 0) return;
-      // The waiting task's delivery is its next attempt: the ledger's row (in this transaction) says which.
-      const rows = await query(tx, "SELECT id, queue, attempts FROM tasks WHERE id = ANY($1::bigint[])", [
-        [...ids],
-      ]);
+    async withdraw(withdrawn, tx) {
+      if (withdrawn.length === 0) return;
       const byQueue = new Map<string, string[]>();
-      for (const row of rows) {
-        const queue = queueName(row.queue);
-        const id = jobIdOf({ id: Number(row.id), attempt: Number(row.attempts) + 1 });
-        byQueue.set(queue, [...(byQueue.get(queue) ?? []), id]);
+      for (const w of withdrawn) {
+        const queue = queueName(w.queue);
+        byQueue.set(queue, [...(byQueue.get(queue) ?? []), jobIdOf(w)]);
       }
       // A job a round is taking right now is locked: skipped here (no deadlock with that round,
       // which waits for this task's row), the round consumes it and the fenced start refuses it.

@@ -49,8 +49,8 @@ export function createMemoryEngine(): Engine {
       }
     },
 
-    async withdraw(ids) {
-      for (const id of ids) {
+    async withdraw(withdrawn) {
+      for (const { id } of withdrawn) {
         for (const k of byTask.get(id) ?? []) {
           for (const queue of queues.values()) queue.delete(k);
         }
