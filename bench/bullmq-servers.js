@@ -12,6 +12,8 @@
 //   awaited in a loop; enqueueMany of 1,000), bullmq.redis.tracked_postgres.tasks_per_s (the engine
 //   on Redis, ledger on PostgreSQL, draining) beside ledger.floor.postgres.tasks_per_s (bench/ledger.js);
 // - bullmq.redis.tracked_mysql.tasks_per_s beside ledger.floor.mysql.tasks_per_s;
+// - ledger.worker_no_broker.{postgres,mysql}.tasks_per_s: the same worker process and drain with its
+//   queue in its own memory (the memory engine): no broker at all, what any engine can reach at best;
 // - bullmq.pg.raw.jobs_per_s and bullmq.pg.tracked.tasks_per_s (bench/bullmq-pg.js);
 // - bullmq.cancel_cross_process.p99_ms: a running task canceled by this process (tl.tasks.cancel on
 //   the same ledger and Redis) until the handler's AbortSignal fires in the worker process;
@@ -190,6 +192,24 @@ async function trackedRedis(name, url, redis) {
   };
 }
 
+/**
+ * The same worker process and drain with no broker at all: its queue in its own memory (the
+ * memory engine, filled before it starts). What any engine outside the ledger can reach at best.
+ */
+async function noBroker(url) {
+  const worker = startWorkerChild({
+    TL_DATABASE: url,
+    TL_CONCURRENCY: 10,
+    TL_DRAIN: TRACKED,
+    TL_ENGINE: "memory",
+    TL_ENQUEUE: TRACKED,
+  });
+  const event = await worker.next((e) => e.event === "drained", 600_000);
+  await worker.stop();
+  await verify(url, TRACKED, "no broker");
+  return TRACKED / (event.ms / 1000);
+}
+
 /** tl.tasks.enqueue awaited in a loop on Redis + the ledger at `url`. */
 async function enqueueOneByOne(url, redis) {
   const tl = createTaskledger({ database: url, redis: redis.url, tasks: benchTasks });
@@ -211,13 +231,23 @@ async function enqueueOneByOne(url, redis) {
 async function pairs(server, dialect, name, redis) {
   const floors = [];
   const runs = [];
+  const inProcess = [];
   for (let i = 0; i < PAIRS; i++) {
     floors.push(await floor(await freshDatabase(server), dialect));
     runs.push(await trackedRedis(name, await freshDatabase(server), redis));
+    inProcess.push(await noBroker(await freshDatabase(server)));
     say(
-      `${name}: pair ${i + 1} of ${PAIRS}: floor ${round(floors.at(-1), 0)}, tracked ${round(runs.at(-1).perSecond, 0)} tasks/s`,
+      `${name}: pair ${i + 1} of ${PAIRS}: floor ${round(floors.at(-1), 0)}, tracked ${round(runs.at(-1).perSecond, 0)}, ` +
+        `no broker ${round(inProcess.at(-1), 0)} tasks/s`,
     );
   }
+  emit(`ledger.worker_no_broker.${dialect}.tasks_per_s`, median(inProcess), "tasks/s", {
+    tasks: TRACKED,
+    concurrency: 10,
+    runs: inProcess.map((r) => round(r, 0)),
+    of_floor: round(median(inProcess) / median(floors)),
+    about: "the same worker with its queue in its own memory (the memory engine): what any broker adds to",
+  });
   const floorPerSecond = median(floors);
   const bySpeed = [...runs].sort((a, b) => a.perSecond - b.perSecond);
   const t = bySpeed[Math.floor((bySpeed.length - 1) / 2)];

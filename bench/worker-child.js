@@ -3,12 +3,13 @@
 // samples and `drained` once TL_DRAIN tasks are all recorded as finished.
 //
 // Environment: TL_DATABASE (sqlite:FILE, postgres://… or mysql://…), TL_CONCURRENCY (default 10), TL_DRAIN (a task count),
-// TL_RSS_EVERY (sample RSS every N handler runs in drain mode).
+// TL_RSS_EVERY (sample RSS every N handler runs in drain mode), TL_ENGINE=memory and TL_ENQUEUE=N (the
+// queue in this process, N no-op tasks enqueued before the worker starts).
 import BetterSqlite3 from "better-sqlite3";
 import { createTaskledger } from "../dist/index.js";
 import { runtimeOf } from "../dist/internals.js";
 import { rssMb, sleep, wallNow } from "./lib.js";
-import { benchTasks, counters, probe } from "./tasks.js";
+import { benchTasks, counters, enqueueNoops, probe } from "./tasks.js";
 
 const send = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 probe.on("started", (e) => send({ event: "started", ...e }));
@@ -17,8 +18,11 @@ probe.on("aborted", (e) => send({ event: "aborted", ...e }));
 const database = process.env.TL_DATABASE;
 const drain = Number(process.env.TL_DRAIN ?? 0);
 const rssEvery = Number(process.env.TL_RSS_EVERY ?? 0);
-const tl = createTaskledger({ database, tasks: benchTasks });
+// TL_ENGINE=memory with TL_ENQUEUE=N: the queue in this process (no broker), filled here first.
+const inProcess = process.env.TL_ENGINE === "memory";
+const tl = createTaskledger({ database, tasks: benchTasks, ...(inProcess ? { engine: "memory" } : {}) });
 await tl.migrate();
+if (inProcess) await enqueueNoops(tl, Number(process.env.TL_ENQUEUE ?? 0));
 const worker = tl.createWorker({ concurrency: Number(process.env.TL_CONCURRENCY ?? 10) });
 
 /**

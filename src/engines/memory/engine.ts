@@ -10,20 +10,30 @@ import type { Delivery, Engine } from "../../engine/contract.js";
  * process only.
  */
 export function createMemoryEngine(): Engine {
-  /** By queue, then by key `id-attempt` (a repeat of the same delivery changes nothing). */
-  const queues = new Map<string, Map<string, Delivery>>();
+  /**
+   * Per queue: deliveries not yet due, earliest first, and due ones in the order a take hands them
+   * out (priority, then time, then id). A withdrawn or taken delivery leaves `live` and is skipped
+   * when it reaches the top of its heap.
+   */
+  const queues = new Map<string, { later: Heap<Delivery>; due: Heap<Delivery> }>();
+  const live = new Map<string, Delivery>();
   const byTask = new Map<number, Set<string>>();
   const signals = new EventEmitter();
   signals.setMaxListeners(0);
 
   const key = (d: Pick<Delivery, "id" | "attempt">) => `${d.id}-${d.attempt}`;
   const remove = (d: Delivery) => {
-    queues.get(d.queue)?.delete(key(d));
+    live.delete(key(d));
     const keys = byTask.get(d.id);
     keys?.delete(key(d));
     if (keys?.size === 0) byTask.delete(d.id);
   };
-  const order = (a: Delivery, b: Delivery) => b.priority - a.priority || a.runAt - b.runAt || a.id - b.id;
+  const isLive = (d: Delivery) => live.get(key(d)) === d;
+  /** The live top of `heap`, dropping what was taken or withdrawn. */
+  const top = (heap: Heap<Delivery>) => {
+    while (heap.size > 0 && !isLive(heap.peek()!)) heap.pop();
+    return heap.peek();
+  };
 
   return {
     name: "memory",
@@ -33,13 +43,17 @@ export function createMemoryEngine(): Engine {
 
     async deliver(deliveries) {
       for (const d of deliveries) {
+        if (live.has(key(d))) continue;
         let queue = queues.get(d.queue);
         if (!queue) {
-          queue = new Map();
+          queue = {
+            later: new Heap((a, b) => a.runAt - b.runAt || a.id - b.id),
+            due: new Heap((a, b) => b.priority - a.priority || a.runAt - b.runAt || a.id - b.id),
+          };
           queues.set(d.queue, queue);
         }
-        if (queue.has(key(d))) continue;
-        queue.set(key(d), d);
+        live.set(key(d), d);
+        queue.later.push(d);
         let keys = byTask.get(d.id);
         if (!keys) {
           keys = new Set();
@@ -51,9 +65,7 @@ export function createMemoryEngine(): Engine {
 
     async withdraw(withdrawn) {
       for (const { id } of withdrawn) {
-        for (const k of byTask.get(id) ?? []) {
-          for (const queue of queues.values()) queue.delete(k);
-        }
+        for (const k of byTask.get(id) ?? []) live.delete(k);
         byTask.delete(id);
       }
     },
@@ -63,8 +75,13 @@ export function createMemoryEngine(): Engine {
       for (const name of request.queues) {
         const queue = queues.get(name);
         if (!queue) continue;
-        const due = [...queue.values()].filter((d) => d.runAt <= request.now).sort(order);
-        for (const d of due.slice(0, request.limit - taken.length)) {
+        // What has come due joins the due deliveries, in their order.
+        for (let d = top(queue.later); d && d.runAt <= request.now; d = top(queue.later)) {
+          queue.later.pop();
+          queue.due.push(d);
+        }
+        for (let d = top(queue.due); d && taken.length < request.limit; d = top(queue.due)) {
+          queue.due.pop();
           remove(d);
           taken.push(d);
         }
@@ -76,7 +93,11 @@ export function createMemoryEngine(): Engine {
     async nextDue(names) {
       let next: number | null = null;
       for (const name of names) {
-        for (const d of queues.get(name)?.values() ?? []) if (next === null || d.runAt < next) next = d.runAt;
+        const queue = queues.get(name);
+        if (!queue) continue;
+        for (const d of [top(queue.due), top(queue.later)]) {
+          if (d && (next === null || d.runAt < next)) next = d.runAt;
+        }
       }
       return next;
     },
@@ -92,7 +113,55 @@ export function createMemoryEngine(): Engine {
 
     async close() {
       queues.clear();
+      live.clear();
       byTask.clear();
     },
   };
+}
+
+/** A binary heap: `pop` gives the least by `before` (negative: a comes first). */
+class Heap<T> {
+  readonly #items: T[] = [];
+  constructor(readonly before: (a: T, b: T) => number) {}
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  peek(): T | undefined {
+    return this.#items[0];
+  }
+
+  push(item: T): void {
+    const items = this.#items;
+    items.push(item);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.before(items[i]!, items[parent]!) >= 0) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): T | undefined {
+    const items = this.#items;
+    const first = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last !== undefined) {
+      items[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let least = i;
+        if (left < items.length && this.before(items[left]!, items[least]!) < 0) least = left;
+        if (right < items.length && this.before(items[right]!, items[least]!) < 0) least = right;
+        if (least === i) break;
+        [items[i], items[least]] = [items[least]!, items[i]!];
+        i = least;
+      }
+    }
+    return first;
+  }
 }
