@@ -158,15 +158,7 @@ async function trackedRedis(name, url, redis) {
   }
   const enqueueMany = TRACKED / ((performance.now() - started) / 1000);
   await tl.close();
-  const worker = startWorkerChild({
-    TL_DATABASE: url,
-    TL_CONCURRENCY: 10,
-    TL_DRAIN: TRACKED,
-    TASKLEDGER_REDIS_URL: redis.url,
-  });
-  const event = await worker.next((e) => e.event === "drained", 600_000);
-  await worker.stop();
-  const recorded = await verify(url, TRACKED, name);
+  const { event, recorded } = await drainInChild(url, name, { TASKLEDGER_REDIS_URL: redis.url });
 
   const { rounds, asked, taken } = event.takes;
   await flushRedis(redis.url);
@@ -197,17 +189,16 @@ async function trackedRedis(name, url, redis) {
  * memory engine, filled before it starts). What any engine outside the ledger can reach at best.
  */
 async function noBroker(url) {
-  const worker = startWorkerChild({
-    TL_DATABASE: url,
-    TL_CONCURRENCY: 10,
-    TL_DRAIN: TRACKED,
-    TL_ENGINE: "memory",
-    TL_ENQUEUE: TRACKED,
-  });
+  const { event } = await drainInChild(url, "no broker", { TL_ENGINE: "memory", TL_ENQUEUE: TRACKED });
+  return TRACKED / (event.ms / 1000);
+}
+
+/** One worker process (concurrency 10, plus `env`) drains TRACKED tasks of the ledger at `url`; checked as recorded. */
+async function drainInChild(url, name, env) {
+  const worker = startWorkerChild({ TL_DATABASE: url, TL_CONCURRENCY: 10, TL_DRAIN: TRACKED, ...env });
   const event = await worker.next((e) => e.event === "drained", 600_000);
   await worker.stop();
-  await verify(url, TRACKED, "no broker");
-  return TRACKED / (event.ms / 1000);
+  return { event, recorded: await verify(url, TRACKED, name) };
 }
 
 /** tl.tasks.enqueue awaited in a loop on Redis + the ledger at `url`. */
@@ -228,7 +219,7 @@ async function enqueueOneByOne(url, redis) {
  * on shared machines one run of either can be off by a third, so each figure is the median of its
  * runs, every run listed beside it. The tracked figures are the median run's.
  */
-async function pairs(server, dialect, name, redis) {
+async function pairs(server, dialect, name, redis, about) {
   const floors = [];
   const runs = [];
   const inProcess = [];
@@ -241,41 +232,42 @@ async function pairs(server, dialect, name, redis) {
         `no broker ${round(inProcess.at(-1), 0)} tasks/s`,
     );
   }
-  emit(`ledger.worker_no_broker.${dialect}.tasks_per_s`, median(inProcess), "tasks/s", {
+  const floorPerSecond = percentile(floors, 50);
+  emit(`ledger.floor.${dialect}.tasks_per_s`, floorPerSecond, "tasks/s", {
+    round: 10,
+    runs: floors.map((f) => round(f, 0)),
+    ...about,
+  });
+  emit(`ledger.worker_no_broker.${dialect}.tasks_per_s`, percentile(inProcess, 50), "tasks/s", {
     tasks: TRACKED,
     concurrency: 10,
     runs: inProcess.map((r) => round(r, 0)),
-    of_floor: round(median(inProcess) / median(floors)),
+    of_floor: round(percentile(inProcess, 50) / floorPerSecond),
     about: "the same worker with its queue in its own memory (the memory engine): what any broker adds to",
   });
-  const floorPerSecond = median(floors);
-  const bySpeed = [...runs].sort((a, b) => a.perSecond - b.perSecond);
-  const t = bySpeed[Math.floor((bySpeed.length - 1) / 2)];
+  const middle = percentile(
+    runs.map((r) => r.perSecond),
+    50,
+  );
+  const t = runs.find((r) => r.perSecond === middle);
   return {
     floorPerSecond,
-    floors: floors.map((f) => round(f, 0)),
     t: { ...t, recorded: runs.every((r) => r.recorded) },
     tracked: runs.map((r) => round(r.perSecond, 0)),
     ratios: runs.map((r, i) => round(r.perSecond / floors[i])),
   };
 }
 
-/** The median of `values` (the lower middle of an even count). */
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
-
 async function postgresPart(redis, postgres, raw) {
   const about = { redis: redis.version, postgres: postgres.version, durability: postgres.durability };
   const enqueue = await enqueueOneByOne(await freshDatabase(postgres), redis);
-  const { floorPerSecond, floors, t, tracked, ratios } = await pairs(
+  const { floorPerSecond, t, tracked, ratios } = await pairs(
     postgres,
     "postgres",
     "bullmq.redis.tracked_postgres",
     redis,
+    about,
   );
-  emit("ledger.floor.postgres.tasks_per_s", floorPerSecond, "tasks/s", { round: 10, runs: floors, ...about });
   emit("bullmq.redis.tracked_postgres.enqueue.tasks_per_s", enqueue, "tasks/s", {
     tasks: TRACKED_ADD,
     of_raw_add: ratio(enqueue, raw?.add),
@@ -316,13 +308,13 @@ async function postgresPart(redis, postgres, raw) {
 
 async function mysqlPart(redis, mysql) {
   const about = { redis: redis.version, mysql: mysql.version, durability: mysql.durability };
-  const { floorPerSecond, floors, t, tracked, ratios } = await pairs(
+  const { floorPerSecond, t, tracked, ratios } = await pairs(
     mysql,
     "mysql",
     "bullmq.redis.tracked_mysql",
     redis,
+    about,
   );
-  emit("ledger.floor.mysql.tasks_per_s", floorPerSecond, "tasks/s", { round: 10, runs: floors, ...about });
   const ofFloor = t.perSecond / floorPerSecond;
   say(
     `tracked, Redis + MariaDB ledger: ${round(t.perSecond, 0)} tasks/s = ${round(ofFloor)} × floor ` +

@@ -1,4 +1,5 @@
-import type { NotificationRow } from "../ledger/schema.js";
+import { withdrawalOf } from "../ledger/rows.js";
+import type { NotificationRow, TaskRow } from "../ledger/schema.js";
 import type { Delivery, Engine, TakeRequest, Tx, Withdrawal } from "./contract.js";
 
 /**
@@ -14,8 +15,8 @@ export class Commit {
   #withdrawn: Withdrawal[] = [];
   #cancels: number[] = [];
   #taken: Delivery[] = [];
-  /** Takes under way: a round that fails waits for them, to hand back what they got. */
-  #taking = new Set<Promise<unknown>>();
+  /** Takes under way (settled either way): a round that fails waits for them, to hand back what they got. */
+  #taking: Promise<unknown>[] = [];
   #changed = false;
 
   constructor(
@@ -37,15 +38,11 @@ export class Commit {
   }
 
   /** These waiting tasks will never start: take back the delivery of their next attempt. */
-  async withdraw(rows: readonly { id: number; attempts: number; queue: string }[]): Promise<void> {
+  async withdraw(rows: readonly Pick<TaskRow, "id" | "attempts" | "queue">[]): Promise<void> {
     if (rows.length === 0) return;
     this.#changed = true;
     if (this.engine.delivery === "ledger") return;
-    const withdrawn = rows.map((r) => ({
-      id: Number(r.id),
-      attempt: Number(r.attempts) + 1,
-      queue: r.queue,
-    }));
+    const withdrawn = rows.map(withdrawalOf);
     if (this.engine.delivery === "after-commit") this.#withdrawn.push(...withdrawn);
     else await this.engine.withdraw(withdrawn, this.tx);
   }
@@ -60,11 +57,7 @@ export class Commit {
       if (this.engine.taken && deliveries.length > 0) this.#taken.push(...deliveries);
       return deliveries;
     });
-    const done: Promise<unknown> = taking.then(
-      () => this.#taking.delete(done),
-      () => this.#taking.delete(done),
-    );
-    this.#taking.add(done);
+    this.#taking.push(taking.catch(() => {}));
     return taking;
   }
 

@@ -179,6 +179,18 @@ export async function insertNotifications(
   return rows;
 }
 
+/** Write `notes` now, or add them to `deferred` for the caller to write with others in one statement. */
+async function writeOrDefer(
+  db: Db,
+  notes: readonly NewNotification[],
+  now: number,
+  deferred: NewNotification[] | undefined,
+): Promise<NotificationRow[]> {
+  if (!deferred) return insertNotifications(db, notes, now);
+  deferred.push(...notes);
+  return [];
+}
+
 const progressNote = (row: Pick<TaskRow, "id" | "owner" | "status">, progress: number, extra = {}) => ({
   owner: row.owner,
   name: "task_progress" as const,
@@ -225,11 +237,7 @@ export async function startAttempts(
     offset += size;
   }
   const notes = rows.map((row) => progressNote(row, 0));
-  if (deferred) {
-    deferred.push(...notes);
-    return { value: rows, notifications: [] };
-  }
-  return { value: rows, notifications: await insertNotifications(db, notes, now) };
+  return { value: rows, notifications: await writeOrDefer(db, notes, now, deferred) };
 }
 
 const startSet =
@@ -361,11 +369,7 @@ export async function settleOutcomes(
     applied.map((a) => a.row),
     now,
   );
-  if (deferred) {
-    deferred.push(...notes);
-    return { value: applied, notifications: [] };
-  }
-  return { value: applied, notifications: await insertNotifications(db, notes, now) };
+  return { value: applied, notifications: await writeOrDefer(db, notes, now, deferred) };
 }
 
 /**

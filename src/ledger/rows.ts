@@ -9,7 +9,7 @@ import type {
   TaskStatus,
   WorkerInfo,
 } from "../core/types.js";
-import type { Delivery } from "../engine/contract.js";
+import type { Delivery, Withdrawal } from "../engine/contract.js";
 import type { LeaseRow, NotificationRow, ScheduledTaskRow, TaskRow, WorkerRow } from "./schema.js";
 
 /** Row → domain mapping, in exactly one place. Integers may arrive as strings (pg int8). */
@@ -76,14 +76,17 @@ export function isLive(worker: Pick<WorkerInfo, "lastSeenAt">, now: number, leas
   return now - worker.lastSeenAt.getTime() < leaseMs;
 }
 
+/** Which delivery a waiting task's next attempt is: attempt `attempts + 1` of the task, on its queue. */
+export function withdrawalOf(row: Pick<TaskRow, "id" | "attempts" | "queue">): Withdrawal {
+  return { id: Number(row.id), attempt: Number(row.attempts) + 1, queue: row.queue };
+}
+
 /** The delivery of a waiting task's next attempt ("attempt n of task id may start at run_at"). */
 export function toDelivery(
   row: Pick<TaskRow, "id" | "attempts" | "queue" | "priority" | "run_at" | "reserved_at" | "created_at">,
 ): Delivery {
   return {
-    id: Number(row.id),
-    attempt: Number(row.attempts) + 1,
-    queue: row.queue,
+    ...withdrawalOf(row),
     priority: Number(row.priority),
     runAt: Number(row.run_at ?? row.reserved_at ?? row.created_at),
   };

@@ -115,11 +115,32 @@ describe("the bullmq engine", () => {
     afterEach(async () => {
       for (const e of engines.splice(0)) await e.close();
     });
-    /** Engine `a` takes a full round of 20 waiting jobs and commits it: its completions fetch the other 10. */
-    async function fullRound() {
+    /** Two processes' engines on one Redis prefix. */
+    function twoEngines() {
       const prefix = testPrefix();
       const [a, b] = [createBullmqEngine({ url, prefix }), createBullmqEngine({ url, prefix })];
       engines.push(a, b);
+      return { a, b, prefix };
+    }
+    /** The ids `engine` takes over as many takes as it needs to get `count` (or times out). */
+    async function takeOverTime(
+      engine: ReturnType<typeof createBullmqEngine>,
+      count: number,
+      timeoutMs: number,
+    ) {
+      const got = new Set<number>();
+      await waitFor(
+        async () => {
+          for (const d of await engine.take(request("b"), {})) got.add(d.id);
+          return got.size === count;
+        },
+        { timeoutMs, message: `${count} jobs handed back` },
+      );
+      return [...got].sort((x, y) => x - y);
+    }
+    /** Engine `a` takes a full round of 20 waiting jobs and commits it: its completions fetch the other 10. */
+    async function fullRound() {
+      const { a, b, prefix } = twoEngines();
       await a.deliver(deliveries(20), undefined);
       const first = await a.take(request("a"), {});
       expect(first.map((d) => d.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -146,22 +167,12 @@ describe("the bullmq engine", () => {
       const { b } = await fullRound();
       // `b` gets every one of them soon, long before BullMQ's lock (30 s) would have let them go.
       const started = Date.now();
-      const got = new Set<number>();
-      await waitFor(
-        async () => {
-          for (const d of await b.take(request("b"), {})) got.add(d.id);
-          return got.size === 10;
-        },
-        { timeoutMs: 5_000, message: "the held jobs handed back" },
-      );
-      expect([...got].sort((x, y) => x - y)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+      expect(await takeOverTime(b, 10, 5_000)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
       expect(Date.now() - started).toBeLessThan(2_000);
     });
 
     it("are not fetched for a worker whose tasks are still running (its slots turn over slowly)", async () => {
-      const prefix = testPrefix();
-      const [a, b] = [createBullmqEngine({ url, prefix }), createBullmqEngine({ url, prefix })];
-      engines.push(a, b);
+      const { a, b, prefix } = twoEngines();
       await a.deliver(deliveries(20), undefined);
       const first = await a.take(request("a", false), {});
       expect(first).toHaveLength(10);
@@ -176,9 +187,7 @@ describe("the bullmq engine", () => {
     });
 
     it("a take that stopped waiting (Redis answered late) hands back what arrives after", async () => {
-      const prefix = testPrefix();
-      const [a, b] = [createBullmqEngine({ url, prefix }), createBullmqEngine({ url, prefix })];
-      engines.push(a, b);
+      const { a, b } = twoEngines();
       expect(await b.take(request("b"), {})).toEqual([]); // b's connections are open before Redis pauses
       await a.deliver(deliveries(3), undefined);
       const quiet = console.error;
@@ -189,15 +198,7 @@ describe("the bullmq engine", () => {
         expect(await a.take(request("a"), {})).toEqual([]);
         // Once Redis answers, what that take (and b's own, as late) fetched after all goes back to
         // waiting, for anyone: none stays locked until BullMQ's lock lapses (30 s).
-        const got = new Set<number>();
-        await waitFor(
-          async () => {
-            for (const d of await b.take(request("b"), {})) got.add(d.id);
-            return got.size === 3;
-          },
-          { timeoutMs: 8_000, message: "the late jobs handed back" },
-        );
-        expect([...got].sort((x, y) => x - y)).toEqual([1, 2, 3]);
+        expect(await takeOverTime(b, 3, 8_000)).toEqual([1, 2, 3]);
       } finally {
         console.error = quiet;
       }

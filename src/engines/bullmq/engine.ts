@@ -315,12 +315,12 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
    * this process: it goes back to waiting when no round takes it within AHEAD_HOLD_MS (this
    * worker's slots stayed busy), and at close.
    */
-  function complete(held: readonly { job: Job; name: string }[]): Promise<unknown> {
+  function complete(jobs: readonly { job: Job; name: string }[]): Promise<unknown> {
     const fetchNext = wantAhead && !closed && ahead.jobs.length === 0 && !ahead.fetching;
     const got: { job: Job; name: string }[] = [];
     const completing = together(() =>
       Promise.all(
-        held.map(async ({ job, name }) => {
+        jobs.map(async ({ job, name }) => {
           // Lost locks (a round slower than lockMs) are harmless: the job returns and is refused.
           const next = await job.moveToCompleted(null, token, fetchNext).catch(() => undefined);
           if (!Array.isArray(next) || !next[0]) return;
@@ -346,7 +346,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     return ahead.fetching;
   }
 
-  /** Jobs fetched ahead that no round took: back to waiting, for any process. */
+  /** Jobs this process holds that no round will start (fetched ahead, or a failed round's): back to waiting, for any process. */
   async function handBack(jobs: readonly { job: Job }[]): Promise<void> {
     if (jobs.length === 0) return;
     await within(
@@ -479,13 +479,8 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     },
 
     async untaken(deliveries) {
-      const jobs = release(deliveries);
-      if (jobs.length === 0) return;
       // Back to waiting for the next round (any process's); a lock lost meanwhile is BullMQ's stall check's.
-      await within(
-        Promise.all(jobs.map(({ job }) => job.moveToWait(token).catch(() => {}))),
-        `handing ${jobs.length} job(s) back to Redis at ${where}`,
-      ).catch(unreachable);
+      await handBack(release(deliveries));
     },
 
     async nextDue(names) {
