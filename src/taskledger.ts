@@ -7,8 +7,8 @@ import { DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS } from "./core/time.js";
 import type { WorkerInfo } from "./core/types.js";
 import { Commit } from "./engine/commit.js";
 import type { Engine } from "./engine/contract.js";
-import { createBullmqEngine } from "./engines/bullmq/engine.js";
 import { createBullmqPostgresEngine } from "./engines/bullmq/postgres.js";
+import { createThreadedBullmqEngine } from "./engines/bullmq/threaded.js";
 import { createEmbeddedEngine } from "./engines/embedded/engine.js";
 import { createMemoryEngine } from "./engines/memory/engine.js";
 import { createUnconfiguredEngine, engineNeeded, NO_ENGINE } from "./engines/none.js";
@@ -336,7 +336,7 @@ function selectEngine(options: TaskledgerOptions, database: Database, url: strin
   const fromEnv = process.env.TASKLEDGER_ENGINE || undefined;
   const name = option ?? fromEnv ?? (redis ? "bullmq" : "embedded");
   if (name === "bullmq") {
-    if (redis) return createBullmqEngine(redis);
+    if (redis) return createThreadedBullmqEngine(redis);
     if (database.dialect === "postgres") {
       if (url === undefined)
         throw invalid(

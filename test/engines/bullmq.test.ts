@@ -3,8 +3,10 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Engine } from "../../src/engine/contract.js";
 import { importDriver } from "../../src/engines/bullmq/driver.js";
 import { createBullmqEngine, jobIdOf, toBullmqPriority } from "../../src/engines/bullmq/engine.js";
+import { createThreadedBullmqEngine } from "../../src/engines/bullmq/threaded.js";
 import { createTaskledger, defineTask, type Taskledger, type TaskledgerOptions } from "../../src/index.js";
 import { runtimeOf } from "../../src/internals.js";
 import { gate } from "../flow/fixture.js";
@@ -87,7 +89,6 @@ describe("the bullmq engine", () => {
     const job = await redis().hgetall(`${prefix}:default:${jobIdOf({ id: task.id, attempt: 1 })}`);
     expect(JSON.parse(job.data!)).toEqual({ taskId: task.id, attempt: 1, runAt: task.createdAt.getTime() });
     expect(Number(job.priority)).toBe(toBullmqPriority(7));
-    expect(job.data).not.toContain("41");
     expect(await redis().zrange(`${prefix}:default:prioritized`, 0, -1)).toEqual([`t${task.id}-1`]);
     // Completed once its round commits: nothing is left in Redis.
     expect((await takeAndStart(tl, { leaseMs: 60_000 })).started).toEqual([task.id]);
@@ -95,123 +96,132 @@ describe("the bullmq engine", () => {
     expect(await redis().zcard(`${prefix}:default:prioritized`)).toBe(0);
   });
 
-  describe("jobs fetched ahead (a full round's completions take the next round's jobs)", () => {
-    const deliveries = (n: number) =>
-      Array.from({ length: n }, (_, i) => ({
-        id: i + 1,
-        attempt: 1,
-        queue: "default",
-        priority: 0,
-        runAt: Date.now(),
-      }));
-    const request = (worker: string, ahead = true) => ({
-      worker,
-      queues: ["default"],
-      limit: 10,
-      now: Date.now(),
-      ahead,
-    });
-    const engines: ReturnType<typeof createBullmqEngine>[] = [];
-    afterEach(async () => {
-      for (const e of engines.splice(0)) await e.close();
-    });
-    /** Two processes' engines on one Redis prefix. */
-    function twoEngines() {
-      const prefix = testPrefix();
-      const [a, b] = [createBullmqEngine({ url, prefix }), createBullmqEngine({ url, prefix })];
-      engines.push(a, b);
-      return { a, b, prefix };
-    }
-    /** The ids `engine` takes over as many takes as it needs to get `count` (or times out). */
-    async function takeOverTime(
-      engine: ReturnType<typeof createBullmqEngine>,
-      count: number,
-      timeoutMs: number,
-    ) {
-      const got = new Set<number>();
-      await waitFor(
-        async () => {
-          for (const d of await engine.take(request("b"), {})) got.add(d.id);
-          return got.size === count;
-        },
-        { timeoutMs, message: `${count} jobs handed back` },
-      );
-      return [...got].sort((x, y) => x - y);
-    }
-    /** Engine `a` takes a full round of 20 waiting jobs and commits it: its completions fetch the other 10. */
-    async function fullRound() {
-      const { a, b, prefix } = twoEngines();
-      await a.deliver(deliveries(20), undefined);
-      const first = await a.take(request("a"), {});
-      expect(first.map((d) => d.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      await a.taken!(first);
-      // Every job is now taken or held by `a`: none waits in Redis.
-      await waitFor(async () => (await redis().zcard(`${prefix}:default:prioritized`)) === 0, {
-        message: "the next round's jobs fetched ahead",
+  describe.each([
+    ["on the caller's thread", createBullmqEngine],
+    ["on a thread of its own, as createTaskledger runs it", createThreadedBullmqEngine],
+  ] as const)(
+    "jobs fetched ahead for a worker whose rounds come back full (the engine %s)",
+    (_, createEngine) => {
+      const deliveries = (n: number) =>
+        Array.from({ length: n }, (_, i) => ({
+          id: i + 1,
+          attempt: 1,
+          queue: "default",
+          priority: 0,
+          runAt: Date.now(),
+        }));
+      const request = (worker: string, ahead = true) => ({
+        worker,
+        queues: ["default"],
+        limit: 10,
+        now: Date.now(),
+        ahead,
       });
-      return { a, b, prefix };
-    }
-
-    it("the next round takes them without asking Redis, and completes them", async () => {
-      const { a, prefix } = await fullRound();
-      const second = await a.take(request("a"), {});
-      expect(second.map((d) => d.id)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
-      await a.taken!(second);
-      await waitFor(async () => (await redis().llen(`${prefix}:default:active`)) === 0, {
-        message: "every job completed",
+      const engines: Engine[] = [];
+      afterEach(async () => {
+        for (const e of engines.splice(0)) await e.close();
       });
-    });
-
-    it("go back to Redis for other workers when no round takes them soon (this worker's slots stay busy)", async () => {
-      // `a` holds the next 10 (none waits in Redis); its slots stay busy: it takes no further round.
-      const { b } = await fullRound();
-      // `b` gets every one of them soon, long before BullMQ's lock (30 s) would have let them go.
-      const started = Date.now();
-      expect(await takeOverTime(b, 10, 5_000)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
-      expect(Date.now() - started).toBeLessThan(2_000);
-    });
-
-    it("are not fetched for a worker whose tasks are still running (its slots turn over slowly)", async () => {
-      const { a, b, prefix } = twoEngines();
-      await a.deliver(deliveries(20), undefined);
-      const first = await a.take(request("a", false), {});
-      expect(first).toHaveLength(10);
-      await a.taken!(first);
-      await waitFor(async () => (await redis().llen(`${prefix}:default:active`)) === 0, {
-        message: "the round's jobs completed",
-      });
-      expect(await redis().zcard(`${prefix}:default:prioritized`)).toBe(10);
-      expect((await b.take(request("b"), {})).map((d) => d.id)).toEqual([
-        11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-      ]);
-    });
-
-    it("a take that stopped waiting (Redis answered late) hands back what arrives after", async () => {
-      const { a, b } = twoEngines();
-      expect(await b.take(request("b"), {})).toEqual([]); // b's connections are open before Redis pauses
-      await a.deliver(deliveries(3), undefined);
-      const quiet = console.error;
-      console.error = () => {};
-      try {
-        // Redis holds every command for 1.5 s: the round waits 500 ms at most, then goes on without.
-        await redis().client("PAUSE", 1_500, "ALL");
-        expect(await a.take(request("a"), {})).toEqual([]);
-        // Once Redis answers, what that take (and b's own, as late) fetched after all goes back to
-        // waiting, for anyone: none stays locked until BullMQ's lock lapses (30 s).
-        expect(await takeOverTime(b, 3, 8_000)).toEqual([1, 2, 3]);
-      } finally {
-        console.error = quiet;
+      /** Two processes' engines on one Redis prefix. */
+      function twoEngines() {
+        const prefix = testPrefix();
+        const [a, b] = [createEngine({ url, prefix }), createEngine({ url, prefix })];
+        engines.push(a, b);
+        return { a, b, prefix };
       }
-    });
+      /** The ids `engine` takes over as many takes as it needs to get `count` (or times out). */
+      async function takeOverTime(engine: Engine, count: number, timeoutMs: number) {
+        const got = new Set<number>();
+        await waitFor(
+          async () => {
+            for (const d of await engine.take(request("b"), {})) got.add(d.id);
+            return got.size === count;
+          },
+          { timeoutMs, message: `${count} jobs handed back` },
+        );
+        return [...got].sort((x, y) => x - y);
+      }
+      /** Engine `a` takes a full round of 20 waiting jobs and commits it: its completions fetch the other 10. */
+      async function fullRound() {
+        const { a, b, prefix } = twoEngines();
+        await a.deliver(deliveries(20), undefined);
+        const first = await a.take(request("a"), {});
+        expect(first.map((d) => d.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        await a.taken!(first);
+        // Every job is now taken or held by `a`: none waits in Redis.
+        await waitFor(async () => (await redis().zcard(`${prefix}:default:prioritized`)) === 0, {
+          message: "the next round's jobs fetched ahead",
+        });
+        return { a, b, prefix };
+      }
 
-    it("go back to Redis at once when the engine closes", async () => {
-      const { a, b } = await fullRound();
-      await a.close();
-      expect((await b.take(request("b"), {})).map((d) => d.id)).toEqual([
-        11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-      ]);
-    });
-  });
+      it("the next round takes them without asking Redis, and completes them", async () => {
+        const { a, prefix } = await fullRound();
+        const second = await a.take(request("a"), {});
+        expect(second.map((d) => d.id)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+        await a.taken!(second);
+        await waitFor(async () => (await redis().llen(`${prefix}:default:active`)) === 0, {
+          message: "every job completed",
+        });
+      });
+
+      it("go back to Redis for other workers when no round takes them soon (this worker's slots stay busy)", async () => {
+        // `a` holds the next 10 (none waits in Redis); its slots stay busy: it takes no further round.
+        const { b } = await fullRound();
+        // `b` gets every one of them soon, long before BullMQ's lock (30 s) would have let them go.
+        const started = Date.now();
+        expect(await takeOverTime(b, 10, 5_000)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+        expect(Date.now() - started).toBeLessThan(2_000);
+      });
+
+      it("once handed back, are not taken again by the worker that held them", async () => {
+        const { a, b } = await fullRound();
+        expect(await takeOverTime(b, 10, 5_000)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+        // `b` holds them now: `a` must not hand them to a round of its own.
+        expect(await a.take(request("a"), {})).toEqual([]);
+      });
+
+      it("are not fetched for a worker whose tasks are still running (its slots turn over slowly)", async () => {
+        const { a, b, prefix } = twoEngines();
+        await a.deliver(deliveries(20), undefined);
+        const first = await a.take(request("a", false), {});
+        expect(first).toHaveLength(10);
+        await a.taken!(first);
+        await waitFor(async () => (await redis().llen(`${prefix}:default:active`)) === 0, {
+          message: "the round's jobs completed",
+        });
+        expect(await redis().zcard(`${prefix}:default:prioritized`)).toBe(10);
+        expect((await b.take(request("b"), {})).map((d) => d.id)).toEqual([
+          11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+        ]);
+      });
+
+      it("a take that stopped waiting (Redis answered late) hands back what arrives after", async () => {
+        const { a, b } = twoEngines();
+        expect(await b.take(request("b"), {})).toEqual([]); // b's connections are open before Redis pauses
+        await a.deliver(deliveries(3), undefined);
+        const quiet = console.error;
+        console.error = () => {};
+        try {
+          // Redis holds every command for 1.5 s: the round waits 500 ms at most, then goes on without.
+          await redis().client("PAUSE", 1_500, "ALL");
+          expect(await a.take(request("a"), {})).toEqual([]);
+          // Once Redis answers, what that take (and b's own, as late) fetched after all goes back to
+          // waiting, for anyone: none stays locked until BullMQ's lock lapses (30 s).
+          expect(await takeOverTime(b, 3, 8_000)).toEqual([1, 2, 3]);
+        } finally {
+          console.error = quiet;
+        }
+      });
+
+      it("go back to Redis at once when the engine closes", async () => {
+        const { a, b } = await fullRound();
+        await a.close();
+        expect((await b.take(request("b"), {})).map((d) => d.id)).toEqual([
+          11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+        ]);
+      });
+    },
+  );
 
   it("a reservation waits as a delayed job until its time, and nextDue says when", async () => {
     const ran = gate<number>();

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Delivery, Engine } from "../../src/engine/contract.js";
-import { createBullmqEngine } from "../../src/engines/bullmq/engine.js";
 import { createBullmqPostgresEngine } from "../../src/engines/bullmq/postgres.js";
+import { createThreadedBullmqEngine } from "../../src/engines/bullmq/threaded.js";
 import { createMemoryEngine } from "../../src/engines/memory/engine.js";
 import { createTaskledger, defineTask, type Taskledger, type TaskledgerOptions } from "../../src/index.js";
 import { runtimeOf } from "../../src/internals.js";
@@ -42,12 +42,12 @@ const ENGINES: {
   },
   {
     name: "bullmq (Redis) + SQLite ledger",
-    make: () => createBullmqEngine({ url: testRedisUrl()!, prefix: testPrefix() }),
+    make: () => createThreadedBullmqEngine({ url: testRedisUrl()!, prefix: testPrefix() }),
     needs: needsRedis,
   },
   {
     name: "bullmq (Redis) + PostgreSQL ledger",
-    make: () => createBullmqEngine({ url: testRedisUrl()!, prefix: testPrefix() }),
+    make: () => createThreadedBullmqEngine({ url: testRedisUrl()!, prefix: testPrefix() }),
     ledger: () => freshDatabaseUrl("postgres"),
     needs: (ctx) => {
       needsRedis(ctx);
@@ -56,7 +56,7 @@ const ENGINES: {
   },
   {
     name: "bullmq (Redis) + MySQL/MariaDB ledger",
-    make: () => createBullmqEngine({ url: testRedisUrl()!, prefix: testPrefix() }),
+    make: () => createThreadedBullmqEngine({ url: testRedisUrl()!, prefix: testPrefix() }),
     ledger: () => freshDatabaseUrl("mysql"),
     needs: (ctx) => {
       needsRedis(ctx);

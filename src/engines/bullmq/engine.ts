@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { TaskledgerError } from "../../core/errors.js";
-import type { Delivery, Engine } from "../../engine/contract.js";
+import type { Delivery, Engine, TakeRequest, Tx } from "../../engine/contract.js";
 import { type Driver, type Job, loadDriver, type Queue, type RedisClient, type Worker } from "./driver.js";
-import { bullmqQueueName, deliveryOf, jobIdOf, jobOf, parseCancel } from "./shared.js";
+import { aheadOrder, bullmqQueueName, deliveryOf, jobIdOf, jobOf, parseCancel } from "./shared.js";
 
 export { jobIdOf, toBullmqPriority } from "./shared.js";
 
@@ -42,8 +42,11 @@ const MAX_PENDING = 100_000;
  * the ledger's lease, not BullMQ, says whether the attempt is alive. BullMQ's lock and stall check
  * cover only the moment between the fetch and the commit. Idle workers wake on a pub/sub message
  * sent after each delivery; cancel signals travel on another channel.
+ *
+ * `createTaskledger` runs it on a thread of its own (threaded.ts); `hooks` report the jobs it
+ * fetches ahead there.
  */
-export function createBullmqEngine(options: BullmqEngineOptions): Engine {
+export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHooks): BullmqEngine {
   const prefix = options.prefix ?? "taskledger";
   const timeoutMs = options.timeoutMs ?? 2_000;
   const lockMs = options.lockMs ?? 30_000;
@@ -63,14 +66,20 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
   const held = new Map<string, { job: Job; name: string; at: number }>();
   /** Completions of taken jobs under way. */
   const completions = new Set<Promise<unknown>>();
-  /** Jobs the last round's completions fetched for the next round (`complete`). */
-  const ahead: {
-    jobs: { job: Job; name: string }[];
-    fetching: Promise<void> | undefined;
-    timer: NodeJS.Timeout | undefined;
-  } = { jobs: [], fetching: undefined, timer: undefined };
-  /** The last round's take was full: more is likely waiting. */
-  let wantAhead = false;
+  /**
+   * Jobs fetched for this worker's coming rounds, in fetch order (`complete`, `topUp`), and the
+   * fetches under way that add to them (`coming`: how many jobs they may bring).
+   */
+  const ahead = {
+    jobs: [] as Ahead[],
+    fetching: new Set<Promise<void>>(),
+    coming: 0,
+    timer: undefined as NodeJS.Timeout | undefined,
+    /** When a round last took from them. */
+    usedAt: 0,
+  };
+  /** The last round took all it asked for and its worker's slots turn over quickly: its size, else 0. */
+  let aheadDepth = 0;
   /** Deliveries Redis did not take (it was unreachable): sent again when it is back. */
   const pending = new Map<string, Delivery>();
   const signals = new EventEmitter();
@@ -286,19 +295,47 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
     }
   }
 
+  /**
+   * Jobs fetched ahead that a round took elsewhere (`hooks`: on another thread, from the
+   * deliveries `fetched` reported): held for it from now on. One handed back meanwhile is not:
+   * Redis delivers it again, and the fenced start lets only one of the two start.
+   */
+  function claim(jobIds: readonly string[], now: number, taken: Taken): void {
+    ahead.usedAt = Date.now();
+    if (jobIds.length === 0) return;
+    const wanted = new Set(jobIds);
+    const claimed = ahead.jobs.filter((a) => wanted.has(jobIdOf(a.delivery)));
+    if (claimed.length === 0) return;
+    const set = new Set(claimed);
+    ahead.jobs = ahead.jobs.filter((a) => !set.has(a));
+    if (ahead.jobs.length === 0) clearTimeout(ahead.timer);
+    for (const a of claimed) accept(a.job, a.name, now, taken);
+  }
+
+  /** Jobs fetched ahead leave them, for a take here or back to Redis (not by a claim). */
+  function unahead(used: readonly Ahead[]): void {
+    if (used.length === 0) return;
+    const set = new Set(used);
+    ahead.jobs = ahead.jobs.filter((a) => !set.has(a));
+    if (ahead.jobs.length === 0) clearTimeout(ahead.timer);
+    hooks?.gone(used.map((a) => jobIdOf(a.delivery)));
+  }
+
   async function take(queuesInOrder: readonly string[], limit: number, now: number, taken: Taken) {
     // A round that never reported its commit (it failed) left its jobs to BullMQ's stall check.
     for (const [id, h] of held) if (h.at < Date.now() - lockMs) held.delete(id);
-    // What the last round's completions fetched comes first: a round need not wait for Redis.
-    if (ahead.fetching) await ahead.fetching;
-    if (ahead.jobs.length > 0) {
-      const order = new Map(queuesInOrder.map((name, i) => [name, i]));
-      const usable = ahead.jobs.filter((a) => order.has(a.name));
-      usable.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
-      const used = new Set(usable.slice(0, limit));
+    // What was fetched ahead comes first: a round need not wait for Redis.
+    ahead.usedAt = Date.now();
+    if (ahead.jobs.length < limit - taken.length && ahead.fetching.size > 0)
+      await Promise.all(ahead.fetching);
+    if (ahead.jobs.length > 0 && taken.length < limit) {
+      const mine = new Set(queuesInOrder);
+      const order = aheadOrder(queuesInOrder);
+      const usable = ahead.jobs.filter((a) => mine.has(a.name));
+      usable.sort((a, b) => order(a.delivery, b.delivery));
+      const used = usable.slice(0, limit - taken.length);
+      unahead(used);
       for (const a of used) accept(a.job, a.name, now, taken);
-      ahead.jobs = ahead.jobs.filter((a) => !used.has(a));
-      if (ahead.jobs.length === 0) clearTimeout(ahead.timer);
     }
     for (const name of queuesInOrder) {
       const want = limit - taken.length;
@@ -309,14 +346,86 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
   }
 
   /**
+   * Jobs fetched for the coming rounds join `ahead`; held for a worker that stopped taking
+   * (its slots stayed busy), they go back to waiting within AHEAD_HOLD_MS.
+   */
+  function fetchAhead(work: Promise<{ job: Job; name: string }[]>, count: number): Promise<void> {
+    ahead.coming += count;
+    const fetching: Promise<void> = work
+      .then(async (got) => {
+        if (closed) return handBack(got);
+        const joined: Ahead[] = [];
+        for (const { job, name } of got) {
+          const delivery = deliveryOf(job.data, job.priority, name);
+          // Not a taskledger job: nothing can start from it.
+          if (!delivery) void job.moveToCompleted(null, token, false).catch(() => {});
+          else joined.push({ job, name, delivery });
+        }
+        if (joined.length === 0) return;
+        ahead.jobs.push(...joined);
+        hooks?.fetched(joined.map((a) => a.delivery));
+        if (!ahead.timer) holdAhead(AHEAD_HOLD_MS);
+      })
+      .catch(unreachable)
+      .finally(() => {
+        ahead.coming -= count;
+        ahead.fetching.delete(fetching);
+      });
+    ahead.fetching.add(fetching);
+    return fetching;
+  }
+
+  function holdAhead(ms: number): void {
+    ahead.timer = setTimeout(() => {
+      ahead.timer = undefined;
+      if (ahead.jobs.length === 0) return;
+      const idle = Date.now() - ahead.usedAt;
+      if (idle < AHEAD_HOLD_MS) return holdAhead(AHEAD_HOLD_MS - idle);
+      aheadDepth = 0;
+      const jobs = ahead.jobs.slice();
+      unahead(jobs);
+      void handBack(jobs);
+    }, ms);
+    ahead.timer.unref();
+  }
+
+  /**
+   * A round took `count` deliveries. Work is waiting and the worker's slots turn over quickly: a
+   * round's worth of jobs is kept fetched ahead (the completions of this round's jobs fetch the
+   * one after).
+   */
+  function keepAhead(request: TakeRequest, count: number): void {
+    aheadDepth = request.ahead === true && count === request.limit ? request.limit : 0;
+    if (aheadDepth > 0) topUp(request.queues);
+  }
+
+  /** Keep a round's worth of jobs fetched ahead: the next round then finds them here at once. */
+  function topUp(queuesInOrder: readonly string[]): void {
+    const want = aheadDepth - ahead.jobs.length - ahead.coming;
+    if (want <= 0 || closed) return;
+    void fetchAhead(
+      (async () => {
+        const got: { job: Job; name: string }[] = [];
+        for (const name of queuesInOrder) {
+          if (got.length >= want) break;
+          for (const job of await fetch(name, want - got.length)) got.push({ job, name });
+        }
+        return got;
+      })(),
+      want,
+    );
+  }
+
+  /**
    * Complete a committed round's jobs. While rounds come back full (work is waiting), each
-   * completion also takes its queue's next job in the same call, as BullMQ's own worker does: the
-   * next round finds them here instead of waiting for Redis. What is fetched ahead stays locked to
-   * this process: it goes back to waiting when no round takes it within AHEAD_HOLD_MS (this
-   * worker's slots stayed busy), and at close.
+   * completion also takes its queue's next job in the same call, as BullMQ's own worker does, for
+   * the round after next: with the round's worth kept ahead (`topUp`), the next round finds its
+   * jobs here instead of waiting for Redis. What is fetched ahead stays locked to this process: it
+   * goes back to waiting when no round takes from it for AHEAD_HOLD_MS (this worker's slots stayed
+   * busy), and at close.
    */
   function complete(jobs: readonly { job: Job; name: string }[]): Promise<unknown> {
-    const fetchNext = wantAhead && !closed && ahead.jobs.length === 0 && !ahead.fetching;
+    const fetchNext = aheadDepth > 0 && !closed && ahead.jobs.length + ahead.coming < 2 * aheadDepth;
     const got: { job: Job; name: string }[] = [];
     const completing = together(() =>
       Promise.all(
@@ -330,20 +439,12 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
         }),
       ),
     );
-    if (!fetchNext) return completing;
-    ahead.fetching = completing
-      .then(async () => {
-        if (closed) return handBack(got);
-        ahead.jobs.push(...got);
-        if (got.length === 0) return;
-        clearTimeout(ahead.timer);
-        ahead.timer = setTimeout(() => void handBack(ahead.jobs.splice(0)), AHEAD_HOLD_MS);
-        ahead.timer.unref();
-      })
-      .finally(() => {
-        ahead.fetching = undefined;
-      });
-    return ahead.fetching;
+    return fetchNext
+      ? fetchAhead(
+          completing.then(() => got),
+          jobs.length,
+        )
+      : completing;
   }
 
   /** Jobs this process holds that no round will start (fetched ahead, or a failed round's): back to waiting, for any process. */
@@ -448,8 +549,9 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       }
     },
 
-    async take(request) {
+    async take(request, _tx, claimed = []) {
       const taken: Taken = Object.assign([], { over: false });
+      claim(claimed, request.now, taken);
       try {
         // The round holds the ledger's write lock meanwhile: never wait long for Redis here.
         await within(
@@ -462,10 +564,14 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
         unreachable(error);
       }
       taken.over = true;
-      // Work is waiting and the worker's slots turn over quickly: the completions of this
-      // round's jobs fetch the next round's.
-      wantAhead = request.ahead === true && taken.length === request.limit;
+      keepAhead(request, taken.length);
       return [...taken];
+    },
+
+    claim(request, jobIds) {
+      const taken: Taken = Object.assign([], { over: false });
+      claim(jobIds, request.now, taken);
+      keepAhead(request, jobIds.length);
     },
 
     async taken(deliveries) {
@@ -531,7 +637,7 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
       const { client, consuming } = await opened.catch(() => ({ client: undefined, consuming: undefined }));
       const settle = (work: Promise<unknown>) => within(work, "closing").catch(() => {});
       clearTimeout(ahead.timer);
-      await settle(Promise.resolve(ahead.fetching));
+      await settle(Promise.all(ahead.fetching));
       await handBack(ahead.jobs.splice(0));
       await settle(Promise.all(completions));
       await Promise.all([...consumers.values()].map((c) => settle(c.close(true))));
@@ -550,6 +656,29 @@ export function createBullmqEngine(options: BullmqEngineOptions): Engine {
 
 /** What a round's take got so far; `over` once the round has stopped waiting for it. */
 type Taken = Delivery[] & { over: boolean };
+
+/** A job fetched ahead, for this worker's coming rounds. */
+interface Ahead {
+  readonly job: Job;
+  readonly name: string;
+  readonly delivery: Delivery;
+}
+
+/** Hear the jobs fetched ahead come and go, to take them on another thread (threaded.ts). */
+export interface AheadHooks {
+  /** These deliveries joined the jobs fetched ahead. */
+  fetched(deliveries: readonly Delivery[]): void;
+  /** These jobs (ids) left them other than by a claim: a take here used them, or they went back. */
+  gone(jobIds: readonly string[]): void;
+}
+
+/** The bullmq engine; a round may also take jobs fetched ahead by their ids (`hooks`). */
+export interface BullmqEngine extends Engine {
+  /** A round's take: the jobs fetched ahead `claimed` first, then what else it may take. */
+  take(request: TakeRequest, tx?: Tx, claimed?: readonly string[]): Promise<Delivery[]>;
+  /** A round took these jobs fetched ahead (all it asked for) without a take here. */
+  claim(request: TakeRequest, jobIds: readonly string[]): void;
+}
 
 /** host:port of a Redis URL, without credentials, for messages. */
 export function redisLocation(url: string): string {

@@ -70,3 +70,14 @@ export function parseCancel(message: string): { from: string; ids: number[] } | 
     return undefined;
   }
 }
+
+/**
+ * The order a round takes jobs fetched ahead in (they arrive from several fetches): the
+ * worker's queues in its order, then as the ledger orders waiting tasks — higher priority, then
+ * earlier `runAt`, then lower id.
+ */
+export function aheadOrder(queues: readonly string[]): (a: Delivery, b: Delivery) => number {
+  const order = new Map(queues.map((name, i) => [name, i]));
+  return (a, b) =>
+    order.get(a.queue)! - order.get(b.queue)! || b.priority - a.priority || a.runAt - b.runAt || a.id - b.id;
+}
