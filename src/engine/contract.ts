@@ -66,6 +66,12 @@ export interface Engine {
   migrate(): Promise<void>;
   /** Carry these deliveries (idempotent by id and attempt: a repeat changes nothing). */
   deliver(deliveries: readonly Delivery[], tx: Tx | undefined): Promise<void>;
+  /**
+   * The relay's `deliver` (after-commit engines): carry again those of these deliveries the
+   * engine does not have. For an engine where asking is cheaper than a repeated delivery (most of
+   * them are there, still waiting); without it the relay calls `deliver`.
+   */
+  redeliver?(deliveries: readonly Delivery[]): Promise<void>;
   /** Take back the deliveries of tasks that will never start (canceled while waiting). */
   withdraw(deliveries: readonly Withdrawal[], tx: Tx | undefined): Promise<void>;
   /**

@@ -101,7 +101,7 @@ async function handOver(rt: Runtime, read: (afterId: number) => Promise<Delivery
   for (;;) {
     const batch = await read(after);
     if (batch.length === 0) break;
-    await rt.engine.deliver(batch, undefined);
+    await (rt.engine.redeliver ? rt.engine.redeliver(batch) : rt.engine.deliver(batch, undefined));
     count += batch.length;
     after = batch.at(-1)!.id;
     if (batch.length < BATCH) break;

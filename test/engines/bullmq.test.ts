@@ -96,6 +96,34 @@ describe("the bullmq engine", () => {
     expect(await redis().zcard(`${prefix}:default:prioritized`)).toBe(0);
   });
 
+  it("the relay's redelivery adds only the jobs Redis lost: none that it has goes through BullMQ's add again", async () => {
+    const prefix = testPrefix();
+    const engine = createBullmqEngine({ url, prefix });
+    try {
+      const ds = [1, 2, 3].map((id) => ({
+        id,
+        attempt: 1,
+        queue: "default",
+        priority: 0,
+        runAt: Date.now(),
+      }));
+      await engine.deliver(ds, undefined);
+      await engine.withdraw([{ id: 2, attempt: 1, queue: "default" }], undefined); // as if lost
+      expect(await redis().exists(`${prefix}:default:t2-1`)).toBe(0);
+      await engine.redeliver!(ds);
+      expect((await redis().zrange(`${prefix}:default:prioritized`, 0, -1)).sort()).toEqual([
+        "t1-1",
+        "t2-1",
+        "t3-1",
+      ]);
+      // BullMQ's add of a job id that exists keeps the job and records "duplicated".
+      const events = await redis().xrange(`${prefix}:default:events`, "-", "+");
+      expect(events.filter(([, fields]) => fields.includes("duplicated"))).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  });
+
   describe.each([
     ["on the caller's thread", createBullmqEngine],
     ["on a thread of its own, as createTaskledger runs it", createThreadedBullmqEngine],

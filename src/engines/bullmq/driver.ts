@@ -21,6 +21,8 @@ export interface RedisClient {
     offset: number,
     count: number,
   ): Promise<string[]>;
+  /** Commands sent together; `exec` answers [error, result] for each. */
+  pipeline(): { exists(key: string): unknown; exec(): Promise<[Error | null, unknown][] | null> };
   connect(): Promise<void>;
   quit(): Promise<unknown>;
   disconnect(): void;

@@ -524,6 +524,20 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
       return deliver(deliveries);
     },
 
+    async redeliver(deliveries) {
+      if (deliveries.length === 0) return;
+      // Most are there, waiting: asking (one EXISTS each, in one pipeline) costs Redis and this
+      // process far less than adding a job that exists (BullMQ's addJob script, which keeps it).
+      const client = await connected();
+      const pipeline = client.pipeline();
+      for (const d of deliveries) pipeline.exists(`${prefix}:${bullmqQueueName(d.queue)}:${jobIdOf(d)}`);
+      const found = await within(
+        pipeline.exec(),
+        `looking up ${deliveries.length} delivery(ies) in Redis at ${where}`,
+      );
+      await deliver(deliveries.filter((_, i) => found?.[i]?.[1] !== 1));
+    },
+
     async generation() {
       // A restarted Redis has a new run_id (and, without persistence, none of its jobs).
       const client = await connected();

@@ -8,6 +8,7 @@ import { aheadOrder, jobIdOf } from "./shared.js";
 type Method =
   | "migrate"
   | "deliver"
+  | "redeliver"
   | "withdraw"
   | "take"
   | "claim"
@@ -154,6 +155,7 @@ export function createThreadedBullmqEngine(options: BullmqEngineOptions): Engine
     delivery: "after-commit",
     migrate: () => call("migrate"),
     deliver: (deliveries) => call("deliver", deliveries),
+    redeliver: (deliveries) => call("redeliver", deliveries),
     withdraw: (withdrawals) => call("withdraw", withdrawals),
     async take(request) {
       const picked = fromAhead(request);
