@@ -92,7 +92,9 @@ describe("the bullmq engine", () => {
     expect(await redis().zrange(`${prefix}:default:prioritized`, 0, -1)).toEqual([`t${task.id}-1`]);
     // Completed once its round commits: nothing is left in Redis.
     expect((await takeAndStart(tl, { leaseMs: 60_000 })).started).toEqual([task.id]);
-    expect(await redis().exists(`${prefix}:default:t${task.id}-1`)).toBe(0);
+    await waitFor(async () => (await redis().exists(`${prefix}:default:t${task.id}-1`)) === 0, {
+      message: "the job completed",
+    });
     expect(await redis().zcard(`${prefix}:default:prioritized`)).toBe(0);
   });
 
@@ -190,6 +192,9 @@ describe("the bullmq engine", () => {
         await waitFor(async () => (await redis().llen(`${prefix}:default:active`)) === 0, {
           message: "every job completed",
         });
+        // Completed (and so removed), not handed back to waiting.
+        expect(await redis().exists(...second.map((d) => `${prefix}:default:${jobIdOf(d)}`))).toBe(0);
+        expect(await redis().zcard(`${prefix}:default:prioritized`)).toBe(0);
       });
 
       it("go back to Redis for other workers when no round takes them soon (this worker's slots stay busy)", async () => {
@@ -218,9 +223,7 @@ describe("the bullmq engine", () => {
           message: "the round's jobs completed",
         });
         expect(await redis().zcard(`${prefix}:default:prioritized`)).toBe(10);
-        expect((await b.take(request("b"), {})).map((d) => d.id)).toEqual([
-          11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-        ]);
+        expect(await takeOverTime(b, 10, 5_000)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
       });
 
       it("a take that stopped waiting (Redis answered late) hands back what arrives after", async () => {
@@ -244,9 +247,10 @@ describe("the bullmq engine", () => {
       it("go back to Redis at once when the engine closes", async () => {
         const { a, b } = await fullRound();
         await a.close();
-        expect((await b.take(request("b"), {})).map((d) => d.id)).toEqual([
-          11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-        ]);
+        // Long before BullMQ's lock (30 s) would have let them go.
+        const closed = Date.now();
+        expect(await takeOverTime(b, 10, 5_000)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+        expect(Date.now() - closed).toBeLessThan(2_000);
       });
     },
   );
@@ -386,6 +390,34 @@ describe("the bullmq engine", () => {
     // A package that fails while loading keeps its own error.
     const broken = await importDriver(() => Promise.reject(new SyntaxError("bad"))).catch((error) => error);
     expect(broken).toBeInstanceOf(SyntaxError);
+  });
+
+  it("a queue first taken from while Redis is down is taken from once Redis is back", async () => {
+    const port = await freePort();
+    const server = await startRedis(port);
+    const engine = createBullmqEngine({ url: `redis://127.0.0.1:${port}`, prefix: testPrefix() });
+    const request = () => ({ worker: "w", queues: ["default"], limit: 10, now: Date.now() });
+    const quiet = console.error;
+    console.error = () => {};
+    try {
+      await engine.migrate(); // connected
+      await stopRedis(server);
+      // BullMQ sets up this queue's worker now, and fails: Redis is away.
+      expect(await engine.take(request(), {})).toEqual([]);
+      await startRedis(port);
+      const delivery = { id: 1, attempt: 1, queue: "default", priority: 0, runAt: Date.now() };
+      await waitFor(
+        async () => {
+          await engine.deliver([delivery], undefined);
+          return (await engine.take(request(), {})).length === 1;
+        },
+        { message: "a take once Redis is back", timeoutMs: 10_000 },
+      );
+      await engine.taken!([delivery]);
+    } finally {
+      console.error = quiet;
+      await engine.close();
+    }
   });
 
   it("with Redis down, an enqueue answers within 2 s, and the task runs once Redis is back", async () => {

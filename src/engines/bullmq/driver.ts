@@ -63,6 +63,8 @@ export interface Job {
 export interface Queue {
   addBulk(jobs: { name: string; data: unknown; opts: JobOptions }[]): Promise<unknown[]>;
   remove(jobId: string): Promise<number>;
+  /** Its connection's set-up (BullMQ reads the server's version once, and keeps a failure). */
+  waitUntilReady(): Promise<unknown>;
   on(event: "error", listener: (error: Error) => void): this;
   close(): Promise<void>;
 }
@@ -72,6 +74,7 @@ export interface Worker {
   /** The job a completion with `fetchNext` took (`[data, id, …]`), as BullMQ's own worker makes it. */
   nextJobFromJobData(data: unknown, id: unknown, token: string): Promise<Job | undefined>;
   startStalledCheckTimer(): Promise<void>;
+  waitUntilReady(): Promise<unknown>;
   on(event: "error", listener: (error: Error) => void): this;
   close(force?: boolean): Promise<void>;
 }

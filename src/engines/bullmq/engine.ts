@@ -118,6 +118,13 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
       // BullMQ's workers insist on maxRetriesPerRequest: null; they never block here.
       const consuming = new driver.Redis(options.url, { ...failFast, maxRetriesPerRequest: null });
       consuming.on("error", unreachable);
+      // Takes failed while this connection was down (each connection comes back on its own
+      // schedule): once it is back, idle workers take what arrived meanwhile.
+      let consumed = false;
+      consuming.on("ready", () => {
+        if (consumed) signals.emit("delivered");
+        consumed = true;
+      });
       return { driver, client, consuming };
     })();
     return opened;
@@ -171,8 +178,21 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
       queue = new driver.Queue(bullmqQueueName(name), { connection: (await open()).client, prefix });
       queue.on("error", unreachable);
       queues.set(name, queue);
+      forgetIfBroken(queues, name, queue);
     }
     return queue;
+  }
+
+  /**
+   * BullMQ sets a queue's or worker's connection up once (it reads the server's version) and
+   * keeps the failure when Redis was away at that moment: every later call fails with it. Such
+   * an object is closed and forgotten; the next call makes a new one.
+   */
+  function forgetIfBroken<T extends Queue | Worker>(made: Map<string, T>, name: string, item: T): void {
+    item.waitUntilReady().catch(() => {
+      if (made.get(name) === item) made.delete(name);
+      void item.close().catch(() => {});
+    });
   }
 
   async function consumerOf(name: string): Promise<Worker> {
@@ -191,6 +211,7 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
       });
       consumer.on("error", unreachable);
       consumers.set(name, consumer);
+      forgetIfBroken(consumers, name, consumer);
       void consumer.startStalledCheckTimer().catch(unreachable);
     }
     return consumer;
@@ -579,7 +600,8 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
       }
       taken.over = true;
       keepAhead(request, taken.length);
-      return [...taken];
+      // Claimed, fetched ahead and fetched now: one round, in the ledger's order.
+      return [...taken].sort(aheadOrder(request.queues));
     },
 
     claim(request, jobIds) {
