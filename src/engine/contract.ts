@@ -32,6 +32,14 @@ export interface Delivery {
   readonly runAt: number;
 }
 
+/**
+ * The order due deliveries of one queue are taken in, as the ledger orders waiting tasks: higher
+ * priority first, then earlier `runAt`, then lower id.
+ */
+export function takeOrder(a: Delivery, b: Delivery): number {
+  return b.priority - a.priority || a.runAt - b.runAt || a.id - b.id;
+}
+
 /** What a withdrawal names: the delivery of a waiting task's next attempt. */
 export type Withdrawal = Pick<Delivery, "id" | "attempt" | "queue">;
 

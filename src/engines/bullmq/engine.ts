@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { TaskledgerError } from "../../core/errors.js";
 import type { Delivery, Engine, TakeRequest, Tx } from "../../engine/contract.js";
 import { type Driver, type Job, loadDriver, type Queue, type RedisClient, type Worker } from "./driver.js";
-import { aheadOrder, bullmqQueueName, deliveryOf, jobIdOf, jobOf, parseCancel } from "./shared.js";
+import { aheadOrder, bullmqQueueName, deliveryOf, jobIdOf, jobOf, parseCancel, pickAhead } from "./shared.js";
 
 export { jobIdOf, toBullmqPriority } from "./shared.js";
 
@@ -118,16 +118,25 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
       // BullMQ's workers insist on maxRetriesPerRequest: null; they never block here.
       const consuming = new driver.Redis(options.url, { ...failFast, maxRetriesPerRequest: null });
       consuming.on("error", unreachable);
-      // Takes failed while this connection was down (each connection comes back on its own
-      // schedule): once it is back, idle workers take what arrived meanwhile.
-      let consumed = false;
-      consuming.on("ready", () => {
-        if (consumed) signals.emit("delivered");
-        consumed = true;
-      });
+      // Takes failed while this connection was down (each connection comes back on its own schedule).
+      wakeOnReturn(consuming);
       return { driver, client, consuming };
     })();
     return opened;
+  }
+
+  /** A job that is not a taskledger job: nothing can start from it. */
+  function dropForeign(job: Job): void {
+    void job.moveToCompleted(null, token, false).catch(() => {});
+  }
+
+  /** Once `connection` is back after a loss, idle workers take what they may have missed meanwhile. */
+  function wakeOnReturn(connection: RedisClient): void {
+    let ready = false;
+    connection.on("ready", () => {
+      if (ready) signals.emit("delivered");
+      ready = true;
+    });
   }
 
   /**
@@ -298,15 +307,19 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
    * Hand a fetched job to a round (`taken`), or deal with one that cannot start from it. A job
    * fetched after its round stopped waiting (`over`: Redis answered too late) goes back to waiting.
    */
-  function accept(job: Job, name: string, now: number, taken: Taken): void {
+  function accept(
+    job: Job,
+    name: string,
+    now: number,
+    taken: Taken,
+    delivery = deliveryOf(job.data, job.priority, name),
+  ): void {
     if (taken.over) {
       void handBack([{ job }]);
       return;
     }
-    const delivery = deliveryOf(job.data, job.priority, name);
     if (!delivery) {
-      // Not a taskledger job: nothing can start from it.
-      void job.moveToCompleted(null, token, false).catch(() => {});
+      dropForeign(job);
     } else if (delivery.runAt > now) {
       // Due by this host's clock, not yet by the caller's (clocks apart): back until its time.
       void job.moveToDelayed(delivery.runAt, token).catch(() => {});
@@ -326,20 +339,22 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
     if (jobIds.length === 0) return;
     const wanted = new Set(jobIds);
     const claimed = ahead.jobs.filter((a) => wanted.has(jobIdOf(a.delivery)));
-    if (claimed.length === 0) return;
-    const set = new Set(claimed);
-    ahead.jobs = ahead.jobs.filter((a) => !set.has(a));
-    if (ahead.jobs.length === 0) clearTimeout(ahead.timer);
-    for (const a of claimed) accept(a.job, a.name, now, taken);
+    leaveAhead(claimed);
+    for (const a of claimed) accept(a.job, a.name, now, taken, a.delivery);
   }
 
-  /** Jobs fetched ahead leave them, for a take here or back to Redis (not by a claim). */
-  function unahead(used: readonly Ahead[]): void {
-    if (used.length === 0) return;
-    const set = new Set(used);
+  /** These jobs are no longer among those fetched ahead. */
+  function leaveAhead(leaving: readonly Ahead[]): void {
+    if (leaving.length === 0) return;
+    const set = new Set(leaving);
     ahead.jobs = ahead.jobs.filter((a) => !set.has(a));
     if (ahead.jobs.length === 0) clearTimeout(ahead.timer);
-    hooks?.gone(used.map((a) => jobIdOf(a.delivery)));
+  }
+
+  /** Jobs fetched ahead leave them other than by a claim (a take here, back to Redis): the hooks hear it. */
+  function unahead(used: readonly Ahead[]): void {
+    leaveAhead(used);
+    if (used.length > 0) hooks?.gone(used.map((a) => jobIdOf(a.delivery)));
   }
 
   async function take(queuesInOrder: readonly string[], limit: number, now: number, taken: Taken) {
@@ -350,13 +365,9 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
     if (ahead.jobs.length < limit - taken.length && ahead.fetching.size > 0)
       await Promise.all(ahead.fetching);
     if (ahead.jobs.length > 0 && taken.length < limit) {
-      const mine = new Set(queuesInOrder);
-      const order = aheadOrder(queuesInOrder);
-      const usable = ahead.jobs.filter((a) => mine.has(a.name));
-      usable.sort((a, b) => order(a.delivery, b.delivery));
-      const used = usable.slice(0, limit - taken.length);
+      const used = pickAhead(ahead.jobs, (a) => a.delivery, queuesInOrder, limit - taken.length);
       unahead(used);
-      for (const a of used) accept(a.job, a.name, now, taken);
+      for (const a of used) accept(a.job, a.name, now, taken, a.delivery);
     }
     for (const name of queuesInOrder) {
       const want = limit - taken.length;
@@ -378,8 +389,7 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
         const joined: Ahead[] = [];
         for (const { job, name } of got) {
           const delivery = deliveryOf(job.data, job.priority, name);
-          // Not a taskledger job: nothing can start from it.
-          if (!delivery) void job.moveToCompleted(null, token, false).catch(() => {});
+          if (!delivery) dropForeign(job);
           else joined.push({ job, name, delivery });
         }
         if (joined.length === 0) return;
@@ -491,11 +501,7 @@ export function createBullmqEngine(options: BullmqEngineOptions, hooks?: AheadHo
           });
           subscriber = sub;
           sub.on("error", unreachable);
-          let ready = false;
-          sub.on("ready", () => {
-            if (ready) signals.emit("delivered");
-            ready = true;
-          });
+          wakeOnReturn(sub);
           sub.on("message", (channel: string, message: string) => {
             if (channel === channels.delivered) signals.emit("delivered");
             else if (channel === channels.cancel) {

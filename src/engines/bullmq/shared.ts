@@ -1,4 +1,4 @@
-import type { Delivery } from "../../engine/contract.js";
+import { type Delivery, takeOrder } from "../../engine/contract.js";
 import type { JobOptions } from "./driver.js";
 
 /**
@@ -72,12 +72,29 @@ export function parseCancel(message: string): { from: string; ids: number[] } | 
 }
 
 /**
- * The order a round takes jobs fetched ahead in (they arrive from several fetches): the
- * worker's queues in its order, then as the ledger orders waiting tasks — higher priority, then
- * earlier `runAt`, then lower id.
+ * The order a round takes jobs in (those fetched ahead arrive from several fetches): the worker's
+ * queues in its order, then each queue's `takeOrder`.
  */
 export function aheadOrder(queues: readonly string[]): (a: Delivery, b: Delivery) => number {
   const order = new Map(queues.map((name, i) => [name, i]));
-  return (a, b) =>
-    order.get(a.queue)! - order.get(b.queue)! || b.priority - a.priority || a.runAt - b.runAt || a.id - b.id;
+  return (a, b) => order.get(a.queue)! - order.get(b.queue)! || takeOrder(a, b);
+}
+
+/**
+ * What a round of these queues takes from jobs fetched ahead: up to `limit` of those `usable`, in
+ * `aheadOrder`. `delivery` reads an item's delivery.
+ */
+export function pickAhead<T>(
+  items: readonly T[],
+  delivery: (item: T) => Delivery,
+  queues: readonly string[],
+  limit: number,
+  usable: (d: Delivery) => boolean = () => true,
+): T[] {
+  const mine = new Set(queues);
+  const order = aheadOrder(queues);
+  return items
+    .filter((item) => mine.has(delivery(item).queue) && usable(delivery(item)))
+    .sort((a, b) => order(delivery(a), delivery(b)))
+    .slice(0, limit);
 }

@@ -3,7 +3,7 @@ import { Worker as Thread } from "node:worker_threads";
 import { type ErrorCode, TaskledgerError } from "../../core/errors.js";
 import type { Delivery, Engine, TakeRequest } from "../../engine/contract.js";
 import type { BullmqEngineOptions } from "./engine.js";
-import { aheadOrder, jobIdOf } from "./shared.js";
+import { jobIdOf, pickAhead } from "./shared.js";
 
 type Method =
   | "migrate"
@@ -138,13 +138,16 @@ export function createThreadedBullmqEngine(options: BullmqEngineOptions): Engine
     return () => signals.off(event, listener);
   }
 
-  /** Due deliveries fetched ahead for these queues, in the queues' order, up to `limit`. */
+  /** Due deliveries fetched ahead for these queues, in the round's order, up to `limit`. */
   function fromAhead(request: TakeRequest): Delivery[] {
     if (ahead.length === 0) return [];
-    const mine = new Set(request.queues);
-    const usable = ahead.filter((d) => mine.has(d.queue) && d.runAt <= request.now);
-    usable.sort(aheadOrder(request.queues));
-    const picked = usable.slice(0, request.limit);
+    const picked = pickAhead(
+      ahead,
+      (d) => d,
+      request.queues,
+      request.limit,
+      (d) => d.runAt <= request.now,
+    );
     const set = new Set(picked);
     ahead = ahead.filter((d) => !set.has(d));
     return picked;

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { Delivery, Engine } from "../../engine/contract.js";
+import { type Delivery, type Engine, takeOrder } from "../../engine/contract.js";
 
 /**
  * An engine that keeps its deliveries in this process's memory: the second implementation of the
@@ -48,7 +48,7 @@ export function createMemoryEngine(): Engine {
         if (!queue) {
           queue = {
             later: new Heap((a, b) => a.runAt - b.runAt || a.id - b.id),
-            due: new Heap((a, b) => b.priority - a.priority || a.runAt - b.runAt || a.id - b.id),
+            due: new Heap(takeOrder),
           };
           queues.set(d.queue, queue);
         }
